@@ -1,0 +1,132 @@
+"""The values that cross module boundaries. Imports nothing from driftctl."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+
+class Tool(str, enum.Enum):
+    TERRAGRUNT = "terragrunt"
+    TERRAFORM = "terraform"
+    TOFU = "tofu"
+
+
+class State(str, enum.Enum):
+    CLEAN = "clean"
+    DRIFTED = "drifted"
+    ERRORED = "errored"
+
+    @property
+    def gauge_value(self) -> int:
+        """The value of `drift_stack_state`: 0 clean, 1 drifted, 2 errored."""
+        return _GAUGE_VALUES[self]
+
+
+_GAUGE_VALUES = {State.CLEAN: 0, State.DRIFTED: 1, State.ERRORED: 2}
+
+
+class ErrorKind(str, enum.Enum):
+    LOCK = "lock"
+    AUTH = "auth"
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    CONFIG = "config"
+    UNKNOWN = "unknown"
+
+
+class FailOn(str, enum.Enum):
+    DRIFT = "drift"
+    ERROR = "error"
+    NEVER = "never"
+
+
+class ExitCode(enum.IntEnum):
+    """driftctl's documented exit codes (0 and 2 match `terraform plan -detailed-exitcode`)."""
+
+    CLEAN = 0
+    ERROR = 1
+    DRIFT = 2
+    USAGE = 3
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A directory that is planned on its own: `id` is its path relative to the root, `/`-separated."""
+
+    id: str
+    path: Path
+    tool: Tool
+
+
+@dataclass(frozen=True)
+class ResourceCounts:
+    add: int = 0
+    change: int = 0
+    destroy: int = 0
+    replace: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.add + self.change + self.destroy + self.replace
+
+
+@dataclass(frozen=True)
+class PlanError:
+    kind: ErrorKind
+    message: str
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    stack: Stack
+    state: State
+    exit_code: int | None
+    resources: ResourceCounts
+    error: PlanError | None
+    duration_seconds: float
+    attempts: int
+    log_path: Path | None
+    # monotonic-clock bounds of the whole stack's work, for schedules and the parallelism proof
+    started_monotonic: float = 0.0
+    finished_monotonic: float = 0.0
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a run plans, what it forgets, and why (for `--explain`)."""
+
+    stacks: tuple[Stack, ...]
+    mode: str  # "all", "changed" or "paths"
+    removed: tuple[str, ...] = ()
+    reasons: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    fallback_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunReport:
+    started_at: datetime
+    finished_at: datetime
+    root: Path
+    tool: Tool
+    mode: str
+    results: tuple[PlanResult, ...]
+    removed: tuple[str, ...] = ()
+
+    def count(self, state: State) -> int:
+        return sum(1 for r in self.results if r.state is state)
+
+
+@dataclass(frozen=True)
+class StackSeries:
+    """What the Pushgateway holds for one stack between runs."""
+
+    stack: str
+    state: State
+    first_seen: float | None
+    consecutive_errors: int = 0
+    duration_seconds: float | None = None
+    resources: ResourceCounts = ResourceCounts()
