@@ -1,0 +1,160 @@
+"""What the Pushgateway should hold after a run, given what it held before: pure data in, data out.
+
+The Pushgateway is driftctl's only memory between runs. Every rule here exists so that one run can
+never silently lose what earlier runs learned: above all *when* a stack's current drift was first
+seen, which is what alerts on "drifted for more than N days" are built on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from driftctl.model import PlanResult, ResourceCounts, StackSeries, State
+
+_SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class StateCounts:
+    """How many stacks of the merged view are in each state (not just the ones planned this run)."""
+
+    clean: int = 0
+    drifted: int = 0
+    errored: int = 0
+
+
+def merge(
+    previous: Mapping[str, StackSeries],
+    results: Sequence[PlanResult],
+    now: float,
+    known_stacks: Collection[str] | None,
+    removed: Collection[str] = (),
+) -> dict[str, StackSeries]:
+    """The series to push after a run, keyed and sorted by stack id.
+
+    `known_stacks` is every stack id in the repository, planned or not; `None` means "unknown", which
+    keeps every previous stack not listed in `removed`. A stack planned this run is always kept, even if
+    the caller forgot to list it as known: its result is fresher than any bookkeeping.
+    """
+    merged = {
+        stack: _normalized(series, now)
+        for stack, series in previous.items()
+        if _still_exists(stack, known_stacks, removed)
+    }
+    for result in results:
+        stack = result.stack.id
+        merged[stack] = next_series(previous.get(stack), result, now)
+    return dict(sorted(merged.items()))
+
+
+def next_series(previous: StackSeries | None, result: PlanResult, now: float) -> StackSeries:
+    """One planned stack's series after this run's plan."""
+    if result.state is State.CLEAN:
+        return _clean(result)
+    if result.state is State.DRIFTED:
+        return _drifted(previous, result, now)
+    return _errored(previous, result)
+
+
+def _clean(result: PlanResult) -> StackSeries:
+    # Only a plan that really came back clean may reset the drift age.
+    return StackSeries(
+        stack=result.stack.id,
+        state=State.CLEAN,
+        first_seen=None,
+        consecutive_errors=0,
+        duration_seconds=_duration(result),
+        resources=result.resources,
+    )
+
+
+def _drifted(previous: StackSeries | None, result: PlanResult, now: float) -> StackSeries:
+    carried = drift_first_seen(previous)
+    return StackSeries(
+        stack=result.stack.id,
+        state=State.DRIFTED,
+        first_seen=now if carried is None else carried,
+        consecutive_errors=0,
+        duration_seconds=_duration(result),
+        resources=result.resources,
+    )
+
+
+def _errored(previous: StackSeries | None, result: PlanResult) -> StackSeries:
+    # A failed plan says nothing about drift: carry the drift age and the last known resource changes
+    # so that a flapping backend or an expired credential can neither hide nor restart a drift.
+    return StackSeries(
+        stack=result.stack.id,
+        state=State.ERRORED,
+        first_seen=drift_first_seen(previous),
+        consecutive_errors=_error_streak(previous) + 1,
+        duration_seconds=_duration(result),
+        resources=previous.resources if previous is not None else ResourceCounts(),
+    )
+
+
+def drift_first_seen(previous: StackSeries | None) -> float | None:
+    """The first-seen time a stack's drift carries forward, or None when there is no drift to carry.
+
+    A clean series never carries one: if it has a first-seen time anyway (hand-pushed or corrupt data),
+    its drift ended, so a new drift starts a new age.
+    """
+    if previous is None or previous.state is State.CLEAN:
+        return None
+    return valid_timestamp(previous.first_seen)
+
+
+def valid_timestamp(value: float | None) -> float | None:
+    """`value` if it can be a real unix time, else None (0, negatives, NaN and infinities cannot)."""
+    if value is None or not math.isfinite(value) or value <= 0:
+        return None
+    return value
+
+
+def _error_streak(previous: StackSeries | None) -> int:
+    if previous is None or previous.state is not State.ERRORED:
+        return 0
+    return max(previous.consecutive_errors, 0)
+
+
+def _duration(result: PlanResult) -> float | None:
+    duration = result.duration_seconds
+    return duration if math.isfinite(duration) and duration >= 0 else None
+
+
+def _still_exists(stack: str, known_stacks: Collection[str] | None, removed: Collection[str]) -> bool:
+    if stack in removed:
+        return False
+    return known_stacks is None or stack in known_stacks
+
+
+def _normalized(series: StackSeries, now: float) -> StackSeries:
+    """A carried (not planned) series made consistent, so a bad read-back cannot break the invariants."""
+    if series.state is State.CLEAN:
+        return replace(series, first_seen=None, consecutive_errors=0)
+    first_seen = valid_timestamp(series.first_seen)
+    if series.state is State.DRIFTED:
+        # Drift without a usable first-seen time (older pusher, corrupt value): start counting now
+        # rather than publishing a drifted stack that no age alert can ever see.
+        return replace(series, first_seen=now if first_seen is None else first_seen, consecutive_errors=0)
+    return replace(series, first_seen=first_seen, consecutive_errors=max(series.consecutive_errors, 1))
+
+
+def count_states(series: Iterable[StackSeries]) -> StateCounts:
+    """Counts over the merged view, so `--changed` runs still report the whole repository."""
+    states = [s.state for s in series]
+    return StateCounts(
+        clean=states.count(State.CLEAN),
+        drifted=states.count(State.DRIFTED),
+        errored=states.count(State.ERRORED),
+    )
+
+
+def age_hours(series: StackSeries, now: float) -> float | None:
+    """Hours since the drift was first seen, recomputed at every run (also for stacks not planned)."""
+    if series.first_seen is None:
+        return None
+    # Clock skew between the machines that ran successive checks must not produce a negative age.
+    return max(now - series.first_seen, 0.0) / _SECONDS_PER_HOUR
