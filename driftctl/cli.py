@@ -1,0 +1,167 @@
+"""The command line: parses options into a Config, calls the library, maps the outcome to an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from click.core import ParameterSource
+from rich.console import Console
+
+from driftctl import __version__, config, pipeline, render
+from driftctl import report as report_format
+from driftctl.model import ExitCode, Selection
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  every stack clean (or --fail-on never / error with only drift)
+  1  a stack errored, or an operational failure (tool missing, push failed)
+  2  drift found and no stack errored
+  3  usage or configuration error
+  130 interrupted
+"""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# options that map one to one onto Config keys; the rest (paths, --config, --all) are the CLI's own
+_CONFIG_KEYS = frozenset(config._PARSERS)
+
+
+def selection_options(command: F) -> F:
+    """Options shared by `stacks` and `plan`: where stacks are and which are chosen."""
+    decorators = [
+        click.option("--root", type=click.Path(file_okay=False), help="Repository root.  [default: .]"),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file."),
+        click.option("--tool", type=click.Choice(["terragrunt", "terraform", "tofu"]), help="Stack layout."),
+        click.option("--root-config", help="Name of the include parent at the root.  [default: root.hcl]"),
+        click.option("--module-pattern", "module_patterns", multiple=True, help="Not a stack (tf/tofu)."),
+        click.option("--include", multiple=True, help="Only stacks whose id matches this glob."),
+        click.option("--exclude", multiple=True, help="Skip stacks whose id matches this glob."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _given(ctx: click.Context) -> dict[str, object]:
+    """Only options typed on the command line, so they override file and environment, not defaults."""
+    flags: dict[str, object] = {}
+    for name, value in ctx.params.items():
+        if name not in _CONFIG_KEYS or ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+            continue
+        flags[name] = list(value) if isinstance(value, tuple) else value
+    return flags
+
+
+def _load(ctx: click.Context) -> config.Config:
+    config_file = ctx.params.get("config_file")
+    return config.load(_given(ctx), os.environ, Path(config_file) if config_file else None)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="driftctl")
+def cli() -> None:
+    """Find the stacks that no longer match what is deployed, and since when."""
+
+
+@cli.command()
+@selection_options
+@click.option(
+    "--format", "list_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def stacks(ctx: click.Context, /, paths: tuple[Path, ...], **_: object) -> None:
+    """List the stacks found under the root, one id per line."""
+    cfg = _load(ctx)
+    selection = pipeline.select(cfg, paths)
+    if ctx.params["list_format"] == "json":
+        rows = [{"stack": s.id, "path": str(s.path), "tool": s.tool.value} for s in selection.stacks]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for stack in selection.stacks:
+        click.echo(stack.id)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@selection_options
+@click.option("--all", "plan_all", is_flag=True, help="Plan every stack.")
+@click.option("--tool-binary", help="The terragrunt/terraform/tofu executable.  [default: --tool on PATH]")
+@click.option("--parallelism", "-p", type=int, help="Plans at once.  [default: 4]")
+@click.option("--timeout", help="Per stack and attempt, e.g. 30m.  [default: 30m]")
+@click.option("--retries", type=int, help="Retries of transient failures.  [default: 2]")
+@click.option("--lock/--no-lock", default=None, help="Take the state lock.  [default: no-lock]")
+@click.option("--log-dir", type=click.Path(file_okay=False), help="Per-stack logs.  [default: a temp dir]")
+@click.option("--outputs-count-as-drift", is_flag=True, default=None, help="Output-only changes are drift.")
+@click.option("--fail-on", type=click.Choice(["drift", "error", "never"]), help="[default: drift]")
+@click.option("--format", type=click.Choice(["table", "json", "markdown"]), help="[default: table]")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, **_: object) -> None:
+    """Plan stacks in parallel and report which have drifted.
+
+    Give --all, or the paths of stacks (a folder selects every stack beneath it).
+    """
+    if not plan_all and not paths:
+        raise click.UsageError("give --all or the paths of the stacks to plan")
+    if plan_all and paths:
+        raise click.UsageError("give --all or stack paths, not both")
+    cfg = _load(ctx)
+    selection = pipeline.select(cfg, paths)
+    outcome = run_plan(cfg, selection)
+    ctx.exit(int(outcome.exit_code))
+
+
+def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
+    """Runs the plans with the right view for where the output goes, then prints the result."""
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out.width = 160  # CI logs are wide; 80 columns would fold every error
+    log_dir = pipeline.make_log_dir(cfg)
+    err.print(f"[dim]planning {len(selection.stacks)} stacks with {cfg.tool.value}; logs in {log_dir}[/]")
+    view = render.LiveView(err, len(selection.stacks)) if err.is_terminal else render.PlainView(err)
+    with view:
+        outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
+    _print_result(out, outcome, cfg.format)
+    if cfg.report is not None:
+        err.print(f"[dim]report written to {cfg.report}[/]")
+    return outcome
+
+
+def _print_result(out: Console, outcome: pipeline.Outcome, fmt: str) -> None:
+    if fmt == "json":
+        out.file.write(report_format.to_json(outcome.report))
+    elif fmt == "markdown":
+        out.file.write(report_format.to_markdown(outcome.report))
+    else:
+        out.print(render.results_table(outcome.report))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: click's own usage errors exit 2, which means drift here, so they become 3."""
+    try:
+        args = list(argv) if argv is not None else None
+        code = cli.main(args=args, prog_name="driftctl", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("driftctl: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(ExitCode.USAGE)
+    except (config.ConfigError, pipeline.UsageError) as error:
+        click.echo(f"driftctl: {error}", err=True)
+        sys.exit(ExitCode.USAGE)
+    except pipeline.OperationalError as error:
+        click.echo(f"driftctl: {error}", err=True)
+        sys.exit(ExitCode.ERROR)
+    except KeyboardInterrupt:
+        click.echo("driftctl: interrupted; running plans were stopped", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,304 @@
+"""The run's options as one frozen value: defaults < `.driftctl.yaml` < `DRIFTCTL_*` env < flags.
+
+Every key has one parser that accepts both YAML-native values and strings (from the environment),
+so a bad value is rejected the same way wherever it came from, naming its source and key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from driftctl.model import FailOn, Tool
+
+CONFIG_FILE = ".driftctl.yaml"
+ENV_PREFIX = "DRIFTCTL_"
+FORMATS = ("table", "json", "markdown")
+
+
+class ConfigError(Exception):
+    """A bad option; the message names where it came from, the key and the reason."""
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path = Path()
+    tool: Tool = Tool.TERRAGRUNT
+    tool_binary: str | None = None
+    root_config: str = "root.hcl"
+    module_patterns: tuple[str, ...] = ("modules/",)
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    parallelism: int = 4
+    timeout: float = 1800.0
+    retries: int = 2
+    retry_backoff: float = 5.0
+    lock: bool = False
+    init: bool = True
+    log_dir: Path | None = None
+    outputs_count_as_drift: bool = False
+    fail_on: FailOn = FailOn.DRIFT
+    format: str = "table"
+    report: Path | None = None
+    # changed-stack selection
+    base: str | None = None
+    include_uncommitted: bool = False
+    global_files: tuple[str, ...] | None = None
+    # metrics
+    push: bool = False
+    pushgateway_url: str | None = None
+    job: str = "drift-detection"
+    grouping_labels: Mapping[str, str] = field(default_factory=dict)
+    allow_reset: bool = False
+    dry_run_push: bool = False
+    ca_bundle: Path | None = None
+    push_timeout: float = 10.0
+    # alert rule thresholds
+    alert_stale_hours: float = 26.0
+    alert_unaddressed_hours: float = 72.0
+    alert_many_stacks: int = 10
+    alert_erroring_runs: int = 3
+    alert_runbook_url: str | None = None
+
+
+# ---- value parsers: each returns the typed value or raises ValueError with the reason ----
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `90`, `90s`, `30m`, `1.5h`."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 30m, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"expected a duration such as 90s, 30m or 1h, got {value!r}")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"must be greater than zero, got {value!r}")
+    return seconds
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _int_at_least(minimum: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        try:
+            number = int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+        if number < minimum:
+            raise ValueError(f"must be at least {minimum}, got {number}")
+        return number
+
+    return parse
+
+
+def _positive_float(value: object) -> float:
+    try:
+        number = float(str(value)) if not isinstance(value, bool) else float("nan")
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not number > 0:
+        raise ValueError(f"must be a number greater than zero, got {value!r}")
+    return number
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool) or str(value) == "":
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return str(value)
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _path(value: object) -> Path:
+    return Path(_text(value)).expanduser()
+
+
+def _optional_path(value: object) -> Path | None:
+    return None if value is None else _path(value)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    """A list from YAML, or a comma-separated string from the environment."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"expected a list of strings, got {value!r}")
+    return tuple(_text(item).strip() for item in items if str(item).strip())
+
+
+def _optional_strings(value: object) -> tuple[str, ...] | None:
+    return None if value is None else _strings(value)
+
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def _labels(value: object) -> dict[str, str]:
+    """A mapping from YAML, or `k=v,k2=v2` from the environment or flags."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError(f"expected name=value pairs separated by commas, got {value!r}")
+        value = {name.strip(): text.strip() for name, text in pairs}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a mapping of label names to values, got {value!r}")
+    labels: dict[str, str] = {}
+    for name, text in value.items():
+        if not isinstance(name, str) or not _LABEL_NAME.match(name) or name.startswith("__"):
+            raise ValueError(f"{name!r} is not a valid Prometheus label name")
+        if name in ("job", "stack", "action", "version", "mode"):
+            raise ValueError(f"{name!r} is reserved by driftctl's metrics")
+        labels[name] = _text(text)
+    return labels
+
+
+def _choice(enum_type: type[Tool] | type[FailOn]) -> Callable[[object], Any]:
+    def parse(value: object) -> Any:
+        try:
+            return enum_type(str(value).strip().lower())
+        except ValueError:
+            names = ", ".join(member.value for member in enum_type)
+            raise ValueError(f"expected one of {names}, got {value!r}") from None
+
+    return parse
+
+
+def _format(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in FORMATS:
+        raise ValueError(f"expected one of {', '.join(FORMATS)}, got {value!r}")
+    return text
+
+
+_PARSERS: dict[str, Callable[[object], Any]] = {
+    "root": _path,
+    "tool": _choice(Tool),
+    "tool_binary": _optional_text,
+    "root_config": _text,
+    "module_patterns": _strings,
+    "include": _strings,
+    "exclude": _strings,
+    "parallelism": _int_at_least(1),
+    "timeout": parse_duration,
+    "retries": _int_at_least(0),
+    "retry_backoff": parse_duration,
+    "lock": _bool,
+    "init": _bool,
+    "log_dir": _optional_path,
+    "outputs_count_as_drift": _bool,
+    "fail_on": _choice(FailOn),
+    "format": _format,
+    "report": _optional_path,
+    "base": _optional_text,
+    "include_uncommitted": _bool,
+    "global_files": _optional_strings,
+    "push": _bool,
+    "pushgateway_url": _optional_text,
+    "job": _text,
+    "grouping_labels": _labels,
+    "allow_reset": _bool,
+    "dry_run_push": _bool,
+    "ca_bundle": _optional_path,
+    "push_timeout": parse_duration,
+    "alert_stale_hours": _positive_float,
+    "alert_unaddressed_hours": _positive_float,
+    "alert_many_stacks": _int_at_least(1),
+    "alert_erroring_runs": _int_at_least(1),
+    "alert_runbook_url": _optional_text,
+}
+assert set(_PARSERS) == {f.name for f in dataclasses.fields(Config)}, "every option needs a parser"
+
+# credentials are read from the environment only, so they never sit in a config file or a process list
+SECRET_ENV = ("DRIFTCTL_PUSHGATEWAY_USERNAME", "DRIFTCTL_PUSHGATEWAY_PASSWORD", "DRIFTCTL_PUSHGATEWAY_TOKEN")
+
+
+def load(
+    flags: Mapping[str, object],
+    environ: Mapping[str, str],
+    config_file: Path | None = None,
+) -> Config:
+    """Merge the sources; `flags` holds only the options given on the command line."""
+    values: dict[str, Any] = {}
+    env_values = _from_env(environ)
+    root = _parse("--root", "root", flags["root"]) if "root" in flags else env_values.get("root", Path())
+    file = config_file if config_file is not None else root / CONFIG_FILE
+    if config_file is not None or file.is_file():
+        values.update(_from_file(file))
+    values.update(env_values)
+    values.update({key: _parse(f"--{key.replace('_', '-')}", key, v) for key, v in flags.items()})
+    values.setdefault("root", root)
+    return Config(**values)
+
+
+def _parse(source: str, key: str, value: object) -> Any:
+    try:
+        return _PARSERS[key](value)
+    except ValueError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in SECRET_ENV:
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in _PARSERS:
+            continue  # other tools' DRIFTCTL_* variables are not ours to reject
+        values[key] = _parse(name, key, value)
+    return values
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        reason = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{where}: invalid YAML: {reason}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or node is None:
+        raise ConfigError(f"{path}: expected a mapping of option names to values")
+    lines = {key.value: key.start_mark.line + 1 for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{path}:{lines.get(str(key), 1)}"
+        name = str(key).replace("-", "_")
+        if name not in _PARSERS or name == "root":
+            raise ConfigError(f"{where}: {key}: unknown option")
+        values[name] = _parse(f"{where}: {key}", name, value)
+    return values

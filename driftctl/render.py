@@ -1,0 +1,168 @@
+"""What a person sees: a live view on a terminal, plain lines in CI logs, and the final table."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from driftctl.model import PlanResult, RunReport, Stack, State
+from driftctl.report import ordered, summary
+
+STATE_STYLE = {State.DRIFTED: "bold yellow", State.ERRORED: "bold red", State.CLEAN: "green"}
+_MAX_RUNNING_SHOWN = 12
+
+
+def headline(message: str) -> str:
+    """The line of an error message that names the problem: Terraform's `Error: ...`, else the last."""
+    lines = [line.strip(" │╷╵") for line in message.splitlines() if line.strip(" │╷╵")]
+    errors = [line for line in lines if line.startswith("Error")]
+    return (errors or lines or [""])[0 if errors else -1]
+
+
+def counts_text(result: PlanResult) -> str:
+    r = result.resources
+    if result.state is not State.DRIFTED:
+        return ""
+    return f"+{r.add} ~{r.change} -{r.destroy} ±{r.replace}"
+
+
+def result_line(result: PlanResult) -> Text:
+    """One finished stack, for CI logs: state, id, counts, duration, and the error's kind."""
+    line = Text()
+    line.append(f"{result.state.value:<8}", style=STATE_STYLE[result.state])
+    line.append(f" {result.stack.id}")
+    details = [counts_text(result), f"{result.duration_seconds:.1f}s"]
+    if result.attempts > 1:
+        details.append(f"{result.attempts} attempts")
+    if result.error:
+        details.append(f"{result.error.kind.value} error")
+    line.append("  " + "  ".join(d for d in details if d), style="dim")
+    return line
+
+
+class PlainView:
+    """A line per finished stack: readable in a CI log, greppable, no control characters."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._lock = threading.Lock()
+
+    def started(self, stack: Stack, attempt: int) -> None:
+        if attempt > 1:
+            with self._lock:
+                self._console.print(Text(f"retry    {stack.id}  attempt {attempt}", style="dim"))
+
+    def finished(self, result: PlanResult) -> None:
+        with self._lock:
+            self._console.print(result_line(result))
+
+    def __enter__(self) -> PlainView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class LiveView:
+    """A progress bar and the stacks in flight with their elapsed time, redrawn in place."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self._console = console
+        self._lock = threading.Lock()
+        self._running: dict[str, tuple[float, int]] = {}
+        self._progress = Progress(
+            TextColumn("[bold]planning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[tally]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._task = self._progress.add_task("plans", total=total, tally="")
+        self._tally = {State.DRIFTED: 0, State.ERRORED: 0, State.CLEAN: 0}
+        self._live = Live(
+            console=console, get_renderable=self._renderable, refresh_per_second=4, transient=True
+        )
+
+    def started(self, stack: Stack, attempt: int) -> None:
+        with self._lock:
+            self._running[stack.id] = (time.monotonic(), attempt)
+
+    def finished(self, result: PlanResult) -> None:
+        with self._lock:
+            self._running.pop(result.stack.id, None)
+            self._tally[result.state] += 1
+            tally = "  ".join(
+                f"[{STATE_STYLE[state]}]{count} {state.value}[/]"
+                for state, count in self._tally.items()
+                if count
+            )
+            self._progress.update(self._task, advance=1, tally=tally)
+        if result.state is not State.CLEAN:
+            # problems stay on screen above the live area, so nothing scrolls away unseen
+            self._live.console.print(result_line(result))
+
+    def _renderable(self) -> RenderableType:
+        with self._lock:
+            now = time.monotonic()
+            running = sorted(self._running.items(), key=lambda item: item[1][0])
+            lines = [
+                Text.assemble(
+                    ("  ⠿ ", "cyan"),
+                    stack,
+                    (f"  {now - since:.0f}s" + (f"  attempt {attempt}" if attempt > 1 else ""), "dim"),
+                )
+                for stack, (since, attempt) in running[:_MAX_RUNNING_SHOWN]
+            ]
+            if len(running) > _MAX_RUNNING_SHOWN:
+                lines.append(Text(f"  … and {len(running) - _MAX_RUNNING_SHOWN} more", style="dim"))
+            return Group(self._progress.get_renderable(), *lines)
+
+    def __enter__(self) -> LiveView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._live.__exit__(exc_type, exc, traceback)
+
+
+def results_table(report: RunReport) -> Table:
+    counts = summary(report)
+    table = Table(
+        title=(
+            f"{counts['drifted']} drifted · {counts['errored']} errored · {counts['clean']} clean"
+            f"  ({counts['total']} stacks, {(report.finished_at - report.started_at).total_seconds():.1f}s)"
+        ),
+        title_justify="left",
+        header_style="bold",
+    )
+    table.add_column("stack", overflow="fold")
+    table.add_column("state")
+    for column in ("add", "change", "destroy", "replace"):
+        table.add_column(column, justify="right")
+    table.add_column("time", justify="right")
+    table.add_column("error", overflow="fold", max_width=60)
+    for result in ordered(report.results):
+        r = result.resources
+        drifted = result.state is State.DRIFTED
+        error = f"{result.error.kind.value}: {headline(result.error.message)}" if result.error else ""
+        table.add_row(
+            Text(result.stack.id),
+            Text(result.state.value, style=STATE_STYLE[result.state]),
+            *(str(n) if drifted else "" for n in (r.add, r.change, r.destroy, r.replace)),
+            f"{result.duration_seconds:.1f}s",
+            Text(error, style="red"),
+        )
+    return table

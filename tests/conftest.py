@@ -1,0 +1,79 @@
+"""Shared fixtures: the real Terraform toolchain from ci/install-test-tools, and stack builders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NULL_STACK = """
+variable "value" {
+  type    = string
+  default = "one"
+}
+
+resource "null_resource" "thing" {
+  triggers = { value = var.value }
+}
+
+output "value" {
+  value = var.value
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def terraform_env() -> Iterator[dict[str, str]]:
+    """PATH and TF_CLI_CONFIG_FILE for the real Terraform 1.0.3 with the null provider mirror."""
+    printed = subprocess.run(
+        ["bash", str(REPO / "ci" / "install-test-tools")], check=True, capture_output=True, text=True
+    ).stdout
+    env: dict[str, str] = {}
+    for line in printed.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = value.strip("'").replace('"$PATH"', os.environ["PATH"])
+    yield env
+
+
+@pytest.fixture
+def tf_environ(terraform_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The process environment with the test toolchain first on PATH."""
+    for name, value in terraform_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TF_PLUGIN_CACHE_DIR", raising=False)
+    return dict(os.environ)
+
+
+def terraform_binary(environ: dict[str, str]) -> str:
+    found = shutil.which("terraform", path=environ["PATH"])
+    assert found is not None
+    return found
+
+
+def write_stack(directory: Path, body: str = NULL_STACK) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "main.tf").write_text(body, encoding="utf-8")
+    return directory
+
+
+def terraform(environ: dict[str, str], directory: Path, *args: str, binary: str | None = None) -> None:
+    subprocess.run(
+        [binary or terraform_binary(environ), *args],
+        cwd=directory,
+        env=environ,
+        check=True,
+        capture_output=True,
+    )
+
+
+def applied_stack(environ: dict[str, str], directory: Path, body: str = NULL_STACK) -> Path:
+    """A stack with real local state matching its config: a clean plan."""
+    write_stack(directory, body)
+    terraform(environ, directory, "init", "-input=false", "-no-color")
+    terraform(environ, directory, "apply", "-auto-approve", "-input=false", "-no-color")
+    return directory

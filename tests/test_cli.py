@@ -1,0 +1,143 @@
+"""The command line end to end: real stacks, real Terraform, the documented exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import NULL_STACK, applied_stack, write_stack
+
+
+def driftctl(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "driftctl", *args],
+        cwd=cwd,
+        env=env if env is not None else dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def live(tf_environ: dict[str, str], tmp_path: Path) -> Path:
+    """A terraform-layout repo: one clean stack, one drifted, one broken, and a module that is not a stack."""
+    root = tmp_path / "live"
+    applied_stack(tf_environ, root / "prod" / "clean")
+    drifted = applied_stack(tf_environ, root / "prod" / "drifted")
+    write_stack(drifted, NULL_STACK.replace('"one"', '"two"'))
+    write_stack(root / "dev" / "broken", 'resource "null_resource" "r" {\n  triggers = { x = var.nope }\n}\n')
+    write_stack(root / "modules" / "shared")
+    return root
+
+
+def test_stacks_lists_ids_one_per_line(live: Path) -> None:
+    result = driftctl("stacks", "--root", str(live), "--tool", "terraform")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["dev/broken", "prod/clean", "prod/drifted"]
+
+
+def test_stacks_json_has_paths(live: Path) -> None:
+    result = driftctl(
+        "stacks", "--root", str(live), "--tool", "terraform", "--format", "json", "--exclude", "dev/*"
+    )
+    rows = json.loads(result.stdout)
+    assert [row["stack"] for row in rows] == ["prod/clean", "prod/drifted"]
+    assert rows[0]["path"] == str((live / "prod" / "clean").resolve())
+
+
+def test_plan_all_reports_each_state_and_exits_1_on_error(live: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = driftctl("plan", "--all", "--root", str(live), "--tool", "terraform", "--report", str(report))
+    assert result.returncode == 1, result.stderr
+    data = json.loads(report.read_text())
+    states = {row["stack"]: row["state"] for row in data["stacks"]}
+    assert states == {"prod/drifted": "drifted", "dev/broken": "errored", "prod/clean": "clean"}
+    assert [row["stack"] for row in data["stacks"]] == ["prod/drifted", "dev/broken", "prod/clean"]
+    assert data["summary"] == {"total": 3, "clean": 1, "drifted": 1, "errored": 1}
+    assert data["stacks"][0]["resources"] == {"add": 0, "change": 0, "destroy": 0, "replace": 1}
+    assert data["stacks"][1]["error"]["kind"] == "config"
+    assert "prod/drifted" in result.stdout and "errored" in result.stdout
+    # not a terminal: plain line-per-stack progress on stderr, for CI logs
+    assert any(line.startswith("drifted  prod/drifted") for line in result.stderr.splitlines())
+
+
+def test_drift_without_errors_exits_2_and_fail_on_changes_it(live: Path) -> None:
+    common = ("plan", "--root", str(live), "--tool", "terraform", "--format", "json")
+    drift = driftctl(*common, str(live / "prod"))
+    assert drift.returncode == 2, drift.stderr
+    assert json.loads(drift.stdout)["summary"]["drifted"] == 1
+    assert driftctl(*common, "--fail-on", "error", str(live / "prod")).returncode == 0
+    assert driftctl(*common, "--fail-on", "never", "--all").returncode == 0
+    assert driftctl(*common, str(live / "prod" / "clean")).returncode == 0
+
+
+def test_markdown_format(live: Path) -> None:
+    result = driftctl(
+        "plan", "--root", str(live), "--tool", "terraform", "--format", "markdown", str(live / "prod")
+    )
+    assert result.stdout.startswith("### driftctl: 1 drifted, 0 errored, 1 clean of 2 stacks")
+    assert "| `prod/drifted` |" in result.stdout
+
+
+def test_config_file_and_env_and_flag_precedence(live: Path) -> None:
+    (live / ".driftctl.yaml").write_text("tool: terraform\nexclude: ['dev/*']\nformat: json\n")
+    env = dict(os.environ, DRIFTCTL_FAIL_ON="never")
+    from_file = driftctl("plan", "--all", "--root", str(live), env=env)
+    assert from_file.returncode == 0, from_file.stderr
+    assert json.loads(from_file.stdout)["summary"]["total"] == 2
+    flag_wins = driftctl("plan", "--all", "--root", str(live), "--fail-on", "drift", env=env)
+    assert flag_wins.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("parallelism: 0\n", ".driftctl.yaml:1: parallelism: must be at least 1, got 0"),
+        ("tool: terraform\nparalelism: 2\n", ".driftctl.yaml:2: paralelism: unknown option"),
+        ("timeout: soon\n", ".driftctl.yaml:1: timeout: expected a duration"),
+        ("tool: [\n", ".driftctl.yaml:2: invalid YAML"),
+    ],
+)
+def test_bad_config_is_one_line_exit_3(live: Path, content: str, expected: str) -> None:
+    (live / ".driftctl.yaml").write_text(content)
+    result = driftctl("plan", "--all", "--root", str(live))
+    assert result.returncode == 3
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_3(live: Path) -> None:
+    nothing = driftctl("plan", "--root", str(live))
+    assert nothing.returncode == 3
+    assert "give --all" in nothing.stderr
+    unknown_flag = driftctl("plan", "--all", "--bogus")
+    assert unknown_flag.returncode == 3
+    missing = driftctl("plan", "--root", str(live), "--tool", "terraform", str(live / "nope"))
+    assert missing.returncode == 3
+    assert "nope: no such file or directory" in missing.stderr
+
+
+def test_bad_env_value_names_the_variable(live: Path) -> None:
+    result = driftctl("stacks", "--root", str(live), env=dict(os.environ, DRIFTCTL_PARALLELISM="lots"))
+    assert result.returncode == 3
+    assert "DRIFTCTL_PARALLELISM: expected a whole number, got 'lots'" in result.stderr
+
+
+def test_missing_tool_is_an_operational_error(live: Path) -> None:
+    result = driftctl("plan", "--all", "--root", str(live), "--tool-binary", "no-such-terragrunt")
+    assert result.returncode == 1
+    assert "no-such-terragrunt: not found on PATH" in result.stderr
+
+
+def test_help_documents_exit_codes() -> None:
+    result = driftctl("plan", "--help")
+    assert result.returncode == 0
+    assert "3  usage or configuration error" in result.stdout

@@ -1,0 +1,277 @@
+"""The runner against the real Terraform (and, as a second pass, a newer one on PATH when present)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import NULL_STACK, applied_stack, terraform, terraform_binary, write_stack
+
+from driftctl.model import ErrorKind, PlanResult, Stack, State, Tool
+from driftctl.runner import RunnerOptions, log_name, plan_stack, run_plans
+
+SECOND_TERRAFORM = Path("/usr/local/bin/terraform")
+
+
+def _terraform_versions() -> list[str]:
+    versions = ["pinned"]
+    if SECOND_TERRAFORM.is_file() and os.access(SECOND_TERRAFORM, os.X_OK):
+        versions.append("path")  # a newer Terraform 1.x some machines have: a second pass, never required
+    return versions
+
+
+@pytest.fixture(params=_terraform_versions())
+def tf_binary(request: pytest.FixtureRequest, tf_environ: dict[str, str]) -> str:
+    return terraform_binary(tf_environ) if request.param == "pinned" else str(SECOND_TERRAFORM)
+
+
+def _options(binary: str, tmp_path: Path, **overrides: object) -> RunnerOptions:
+    settings: dict[str, object] = {
+        "binary": binary,
+        "tool": Tool.TERRAFORM,
+        "log_dir": tmp_path / "logs",
+        "retry_backoff": 0.05,
+        "kill_grace": 2.0,
+        "environ": dict(os.environ),
+    }
+    settings.update(overrides)
+    return RunnerOptions(**settings)  # type: ignore[arg-type]
+
+
+def _plan(directory: Path, options: RunnerOptions) -> PlanResult:
+    return plan_stack(Stack(id=directory.name, path=directory, tool=Tool.TERRAFORM), options)
+
+
+def _apply(environ: dict[str, str], directory: Path, binary: str, body: str = NULL_STACK) -> Path:
+    write_stack(directory, body)
+    terraform(environ, directory, "init", "-input=false", "-no-color", binary=binary)
+    terraform(environ, directory, "apply", "-auto-approve", "-input=false", "-no-color", binary=binary)
+    return directory
+
+
+def test_applied_stack_is_clean(tf_binary: str, tf_environ: dict[str, str], tmp_path: Path) -> None:
+    stack = _apply(tf_environ, tmp_path / "net", tf_binary)
+    result = _plan(stack, _options(tf_binary, tmp_path))
+    assert result.state is State.CLEAN
+    assert result.exit_code == 0
+    assert result.resources.total == 0
+    assert result.error is None
+    assert result.attempts == 1
+
+
+def test_missing_resource_is_drift_with_add_count(
+    tf_binary: str, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = write_stack(tmp_path / "fresh")  # never applied: the runner's own init, then a plan that adds
+    result = _plan(stack, _options(tf_binary, tmp_path))
+    assert result.state is State.DRIFTED
+    assert result.exit_code == 2
+    assert (result.resources.add, result.resources.replace, result.resources.destroy) == (1, 0, 0)
+
+
+def test_changed_trigger_counts_a_replacement(
+    tf_binary: str, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _apply(tf_environ, tmp_path / "app", tf_binary)
+    write_stack(stack, NULL_STACK.replace('default = "one"', 'default = "two"'))
+    result = _plan(stack, _options(tf_binary, tmp_path))
+    assert result.state is State.DRIFTED
+    assert result.resources.replace == 1
+    assert result.resources.add == 0
+
+
+def test_removed_resource_counts_a_destroy(
+    tf_binary: str, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _apply(tf_environ, tmp_path / "dns", tf_binary)
+    write_stack(stack, 'variable "value" {\n  default = "one"\n}\n')
+    result = _plan(stack, _options(tf_binary, tmp_path))
+    assert result.state is State.DRIFTED
+    assert result.resources.destroy == 1
+
+
+def test_output_only_change_is_clean_unless_asked(
+    tf_binary: str, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _apply(tf_environ, tmp_path / "out", tf_binary)
+    write_stack(stack, NULL_STACK.replace("value = var.value\n}", 'value = "${var.value}-renamed"\n}'))
+    assert _plan(stack, _options(tf_binary, tmp_path)).state is State.CLEAN
+    counted = _plan(stack, _options(tf_binary, tmp_path, outputs_count_as_drift=True))
+    assert counted.state is State.DRIFTED
+    assert counted.resources.total == 0
+
+
+def test_config_error_is_errored_and_not_retried(
+    tf_binary: str, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = write_stack(
+        tmp_path / "bad", 'resource "null_resource" "r" {\n  triggers = { x = var.nope }\n}\n'
+    )
+    result = _plan(stack, _options(tf_binary, tmp_path, retries=3))
+    assert result.state is State.ERRORED
+    assert result.exit_code == 1
+    assert result.error is not None
+    assert result.error.kind is ErrorKind.CONFIG
+    assert "Reference to undeclared input variable" in result.error.message
+    assert result.attempts == 1
+    assert result.log_path is not None and "undeclared" in result.log_path.read_text()
+
+
+def test_plan_file_is_deleted_after_reading(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    stack = write_stack(tmp_path / "fresh")
+    options = _options(terraform_binary(tf_environ), tmp_path)
+    _plan(stack, options)
+    assert not list(options.log_dir.glob("*.tfplan")), "a saved plan holds every value, secrets included"
+
+
+def test_secret_values_never_reach_the_log(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    secret = "s3cr3t-Value-42"
+    stack = write_stack(tmp_path / "sec", NULL_STACK.replace('"one"', f'"{secret}"'))
+    environ = dict(tf_environ, DB_PASSWORD=secret)
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path, environ=environ))
+    assert result.state is State.DRIFTED
+    assert result.log_path is not None
+    log = result.log_path.read_text()
+    assert "null_resource.thing" in log
+    assert secret not in log
+
+
+# ---- behaviour of the engine itself, with scripted stand-ins for the tool ----
+
+
+def _script(path: Path, body: str) -> str:
+    path.write_text(f"#!{sys.executable}\nimport os, sys, time, subprocess\n{body}\n", encoding="utf-8")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    binary = _script(
+        tmp_path / "hang",
+        f"child = subprocess.Popen(['sleep', '300'])\nopen({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(300)",
+    )
+    stack = tmp_path / "slow"
+    stack.mkdir()
+    started = time.monotonic()
+    result = _plan(stack, _options(binary, tmp_path, timeout=1.0, init=False))
+    assert time.monotonic() - started < 20
+    assert result.state is State.ERRORED
+    assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
+    assert result.attempts == 1  # a timeout is not retried: it would take as long again
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child), "the tool's own child must die with it"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); it is dead for our purpose
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
+
+
+def test_transient_failure_is_retried_then_succeeds(tmp_path: Path) -> None:
+    marker = tmp_path / "failed-once"
+    binary = _script(
+        tmp_path / "flaky",
+        f"if not os.path.exists({str(marker)!r}):\n"
+        f"    open({str(marker)!r}, 'w').close()\n"
+        "    print('Error: Failed to query available provider packages: connection reset by peer',"
+        " file=sys.stderr)\n"
+        "    sys.exit(1)\n"
+        "sys.exit(0)",
+    )
+    stack = tmp_path / "flaky-stack"
+    stack.mkdir()
+    result = _plan(stack, _options(binary, tmp_path, init=False, retries=2))
+    assert result.state is State.CLEAN
+    assert result.attempts == 2
+
+
+def test_persistent_transient_failure_stops_after_the_retries(tmp_path: Path) -> None:
+    binary = _script(
+        tmp_path / "locked", "print('Error acquiring the state lock', file=sys.stderr)\nsys.exit(1)"
+    )
+    stack = tmp_path / "locked-stack"
+    stack.mkdir()
+    result = _plan(stack, _options(binary, tmp_path, init=False, retries=2))
+    assert result.state is State.ERRORED
+    assert result.attempts == 3
+    assert result.error is not None and result.error.kind is ErrorKind.LOCK
+
+
+def test_never_more_than_parallelism_plans_at_once(tmp_path: Path) -> None:
+    spans = tmp_path / "spans"
+    spans.mkdir()
+    binary = _script(
+        tmp_path / "timed",
+        f"start = time.time()\ntime.sleep(0.4)\n"
+        f"name = os.path.basename(os.getcwd())\n"
+        f"open(os.path.join({str(spans)!r}, name), 'w').write(f'{{start}} {{time.time()}}')",
+    )
+    stacks = []
+    for index in range(9):
+        directory = tmp_path / "stacks" / f"s{index}"
+        directory.mkdir(parents=True)
+        stacks.append(Stack(id=f"s{index}", path=directory, tool=Tool.TERRAFORM))
+    results = run_plans(stacks, _options(binary, tmp_path, init=False, parallelism=3))
+    assert [r.stack.id for r in results] == [s.id for s in stacks]
+    intervals = [tuple(map(float, f.read_text().split())) for f in spans.iterdir()]
+    assert len(intervals) == 9
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    assert peak == 3, f"expected 3 plans at once at the peak, saw {peak}"
+
+
+def test_hostile_stack_names_plan_and_get_distinct_logs(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    names = ["with space", 'quo"te', "it's", "ünï-cødé", "semi;colon", "$(touch pwned)"]
+    stacks = []
+    for name in names:
+        directory = applied_stack(tf_environ, tmp_path / "live" / name)
+        stacks.append(Stack(id=name, path=directory, tool=Tool.TERRAFORM))
+    results = run_plans(stacks, _options(terraform_binary(tf_environ), tmp_path, parallelism=3))
+    assert [r.state for r in results] == [State.CLEAN] * len(names)
+    assert len({log_name(s) for s in stacks}) == len(names)
+    assert not (tmp_path / "live" / "pwned").exists() and not Path("pwned").exists()
+
+
+def test_missing_binary_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    stack = tmp_path / "x"
+    stack.mkdir()
+    result = _plan(stack, _options(str(tmp_path / "no-such-tool"), tmp_path, init=False))
+    assert result.state is State.ERRORED
+    assert result.exit_code == 127
+    assert result.error is not None and "no-such-tool" in result.error.message
+
+
+def test_show_json_is_the_source_of_counts(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    """The counts equal what Terraform's own JSON says, not a reading of the human text."""
+    stack = write_stack(tmp_path / "two", NULL_STACK + 'resource "null_resource" "second" {}\n')
+    options = _options(terraform_binary(tf_environ), tmp_path)
+    result = _plan(stack, options)
+    plan_file = tmp_path / "check.tfplan"
+    terraform(tf_environ, stack, "plan", "-input=false", f"-out={plan_file}")
+    shown = subprocess.run(
+        [terraform_binary(tf_environ), "show", "-json", str(plan_file)],
+        cwd=stack,
+        env=tf_environ,
+        capture_output=True,
+        check=True,
+    ).stdout
+    creates = [c for c in json.loads(shown)["resource_changes"] if c["change"]["actions"] == ["create"]]
+    assert result.resources.add == len(creates) == 2
