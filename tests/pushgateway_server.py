@@ -1,0 +1,236 @@
+"""Test helpers: a real Pushgateway on a free loopback port, and a tiny scripted HTTP server.
+
+No pytest import here, so `benchmarks/bench_push.py` can start a gateway the same way the tests do.
+Every wait is bounded in both count and time.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+PUSHGATEWAY_BINARY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
+PROMTOOL_BINARY = shutil.which("promtool")
+NO_PUSHGATEWAY = "needs Debian's prometheus-pushgateway on PATH (CI installs it)"
+NO_PROMTOOL = "needs promtool on PATH (CI installs it)"
+
+_START_ATTEMPTS = 3  # a free port can be taken between probing and binding it
+_READY_TIMEOUT = 10.0
+_POLL_INTERVAL = 0.05
+_STOP_TIMEOUT = 5.0
+
+
+@dataclass
+class Pushgateway:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Every group the gateway holds, from its JSON API."""
+        with urllib.request.urlopen(f"{self.url}/api/v1/metrics", timeout=5) as response:
+            data: list[dict[str, Any]] = json.load(response)["data"]
+        return data
+
+    def group(self, labels: Mapping[str, str]) -> dict[str, Any] | None:
+        return next((g for g in self.groups() if g["labels"] == dict(labels)), None)
+
+    def scrape(self) -> str:
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+            text: str = response.read().decode("utf-8")
+        return text
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_pushgateway(binary: str | None = PUSHGATEWAY_BINARY) -> Iterator[Pushgateway]:
+    """A fresh in-memory Pushgateway on 127.0.0.1, stopped on exit."""
+    if binary is None:
+        raise RuntimeError(NO_PUSHGATEWAY)
+    with tempfile.TemporaryFile() as log:
+        gateway = _start(binary, log)
+        try:
+            yield gateway
+        finally:
+            _stop(gateway.process)
+
+
+def _start(binary: str, log: Any) -> Pushgateway:
+    for _ in range(_START_ATTEMPTS):
+        url = f"http://127.0.0.1:{free_port()}"
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--web.listen-address={url.removeprefix('http://')}",
+                "--persistence.file=",  # memory only: every test starts from an empty gateway
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=log,
+        )
+        if _wait_ready(url, process):
+            return Pushgateway(url, process)
+        _stop(process)
+    log.seek(0)
+    raise RuntimeError(f"pushgateway did not become ready: {log.read()[-2000:].decode(errors='replace')}")
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + _READY_TIMEOUT
+    for _ in range(int(_READY_TIMEOUT / _POLL_INTERVAL)):
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(_POLL_INTERVAL)
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=_STOP_TIMEOUT)
+
+
+# --- a scripted server that records what driftctl sends ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes = b""
+    forward: bool = False  # pass the request on to the real gateway and return its answer
+    echo_authorization: bool = False  # append the request's Authorization header to the body
+
+
+FORWARD = Reply(status=0, forward=True)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class RecordingServer:
+    """Answers each method from its script (the last reply repeats) and records every request."""
+
+    script: Mapping[str, Sequence[Reply]]
+    forward_to: str | None = None
+    requests: list[Recorded] = field(default_factory=list)
+    url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def methods(self) -> list[str]:
+        return [r.method for r in self.requests]
+
+    def respond(self, recorded: Recorded) -> tuple[int, bytes]:
+        with self._lock:
+            index = sum(1 for r in self.requests if r.method == recorded.method)
+            self.requests.append(recorded)
+        replies = self.script.get(recorded.method)
+        if not replies:
+            return 405, b"method not scripted"
+        reply = replies[min(index, len(replies) - 1)]
+        if reply.forward:
+            return self._forward(recorded)
+        extra = recorded.headers.get("authorization", "").encode() if reply.echo_authorization else b""
+        return reply.status, reply.body + extra
+
+    def _forward(self, recorded: Recorded) -> tuple[int, bytes]:
+        assert self.forward_to is not None, "FORWARD needs forward_to"
+        host = self.forward_to.removeprefix("http://")
+        connection = http.client.HTTPConnection(host, timeout=10)
+        try:
+            headers = {"Content-Type": recorded.headers.get("content-type", "text/plain")}
+            connection.request(recorded.method, recorded.path, body=recorded.body or None, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+
+def _handler(server: RecordingServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            recorded = Recorded(
+                method=self.command,
+                path=self.path,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length),
+            )
+            status, body = server.respond(recorded)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PUT = do_POST = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep pytest output clean
+
+    return Handler
+
+
+@contextmanager
+def recording_server(
+    script: Mapping[str, Sequence[Reply]], forward_to: str | None = None
+) -> Iterator[RecordingServer]:
+    server = RecordingServer(script=script, forward_to=forward_to)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
+    httpd.daemon_threads = True
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def basic_authorization(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on (the port was free a moment ago)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
