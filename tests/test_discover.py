@@ -248,7 +248,18 @@ def test_terraform_skips_tool_caches(tmp_path: Path, skipped: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["with space", "it's", 'say "hi"', "ünïcødé", "日本語", "a|b", "[brackets]", "*star*", "-dash", "back`tick"],
+    [
+        "with space",
+        "it's",
+        'say "hi"',
+        "ünïcødé",
+        "日本語",
+        "a|b",
+        "[brackets]",
+        "*star*",
+        "-dash",
+        "back`tick",
+    ],
 )
 @pytest.mark.parametrize("tool", [Tool.TERRAGRUNT, Tool.TERRAFORM])
 def test_hostile_names_keep_exact_ids(tmp_path: Path, name: str, tool: Tool) -> None:
