@@ -11,6 +11,7 @@ import http.client
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from typing import Any
 
 PUSHGATEWAY_BINARY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
 PROMTOOL_BINARY = shutil.which("promtool")
+OPENSSL_BINARY = shutil.which("openssl")
 NO_PUSHGATEWAY = "needs Debian's prometheus-pushgateway on PATH (CI installs it)"
 NO_PROMTOOL = "needs promtool on PATH (CI installs it)"
 
@@ -34,24 +36,53 @@ _POLL_INTERVAL = 0.05
 _STOP_TIMEOUT = 5.0
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A self-signed certificate for 127.0.0.1 and the gateway's --web.config.file serving it."""
+
+    cert: Path
+    key: Path
+    web_config: Path
+
+
 @dataclass
 class Pushgateway:
     url: str
     process: subprocess.Popen[bytes]
+    tls: TlsFiles | None = None
 
     def groups(self) -> list[dict[str, Any]]:
         """Every group the gateway holds, from its JSON API."""
-        with urllib.request.urlopen(f"{self.url}/api/v1/metrics", timeout=5) as response:
+        with _open(f"{self.url}/api/v1/metrics", self.tls) as response:
             data: list[dict[str, Any]] = json.load(response)["data"]
         return data
 
     def group(self, labels: Mapping[str, str]) -> dict[str, Any] | None:
         return next((g for g in self.groups() if g["labels"] == dict(labels)), None)
 
-    def scrape(self) -> str:
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
-            text: str = response.read().decode("utf-8")
-        return text
+
+def _open(url: str, tls: TlsFiles | None) -> Any:
+    context = ssl.create_default_context(cafile=str(tls.cert)) if tls is not None else None
+    return urllib.request.urlopen(url, timeout=5, context=context)
+
+
+def self_signed_tls(directory: Path) -> TlsFiles:
+    """Needs the openssl CLI; an EC key, because RSA key generation is slow."""
+    cert, key, web_config = directory / "cert.pem", directory / "key.pem", directory / "web.yml"
+    subprocess.run(
+        [
+            OPENSSL_BINARY or "openssl",
+            "req", "-x509", "-nodes", "-days", "1",
+            "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-keyout", str(key), "-out", str(cert),
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    web_config.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n", encoding="utf-8")
+    return TlsFiles(cert=cert, key=key, web_config=web_config)
 
 
 def free_port() -> int:
@@ -62,45 +93,51 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_pushgateway(binary: str | None = PUSHGATEWAY_BINARY) -> Iterator[Pushgateway]:
-    """A fresh in-memory Pushgateway on 127.0.0.1, stopped on exit."""
+def running_pushgateway(
+    binary: str | None = PUSHGATEWAY_BINARY, tls: TlsFiles | None = None
+) -> Iterator[Pushgateway]:
+    """A fresh in-memory Pushgateway on 127.0.0.1 (HTTPS with `tls`), stopped on exit."""
     if binary is None:
         raise RuntimeError(NO_PUSHGATEWAY)
     with tempfile.TemporaryFile() as log:
-        gateway = _start(binary, log)
+        gateway = _start(binary, log, tls)
         try:
             yield gateway
         finally:
             _stop(gateway.process)
 
 
-def _start(binary: str, log: Any) -> Pushgateway:
+def _start(binary: str, log: Any, tls: TlsFiles | None) -> Pushgateway:
+    scheme = "https" if tls is not None else "http"
+    extra = [f"--web.config.file={tls.web_config}"] if tls is not None else []
     for _ in range(_START_ATTEMPTS):
-        url = f"http://127.0.0.1:{free_port()}"
+        address = f"127.0.0.1:{free_port()}"
         process = subprocess.Popen(
             [
                 binary,
-                f"--web.listen-address={url.removeprefix('http://')}",
+                f"--web.listen-address={address}",
                 "--persistence.file=",  # memory only: every test starts from an empty gateway
                 "--log.level=warn",
+                *extra,
             ],
             stdout=log,
             stderr=log,
         )
-        if _wait_ready(url, process):
-            return Pushgateway(url, process)
+        url = f"{scheme}://{address}"
+        if _wait_ready(url, process, tls):
+            return Pushgateway(url, process, tls)
         _stop(process)
     log.seek(0)
     raise RuntimeError(f"pushgateway did not become ready: {log.read()[-2000:].decode(errors='replace')}")
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> bool:
+def _wait_ready(url: str, process: subprocess.Popen[bytes], tls: TlsFiles | None) -> bool:
     deadline = time.monotonic() + _READY_TIMEOUT
     for _ in range(int(_READY_TIMEOUT / _POLL_INTERVAL)):
         if process.poll() is not None or time.monotonic() > deadline:
             return False
         try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+            with _open(f"{url}/-/ready", tls) as response:
                 if response.status == 200:
                     return True
         except OSError:
@@ -229,8 +266,3 @@ def basic_authorization(username: str, password: str) -> str:
 def closed_port_url() -> str:
     """A loopback URL nothing listens on (the port was free a moment ago)."""
     return f"http://127.0.0.1:{free_port()}"
-
-
-def write_text(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
