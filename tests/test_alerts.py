@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from pushgateway_server import NO_PROMTOOL, PROMTOOL_BINARY
 
 from driftctl.alerts import (
     DEFAULT_RUNBOOK_BASE_URL,
@@ -50,16 +51,18 @@ METRICS = frozenset(
     }
 )
 
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool is not installed (Debian package `prometheus`; .ci/run installs it)"
-)
+
+def needs_promtool(test: Callable[..., None]) -> Callable[..., None]:
+    marked: Callable[..., None] = pytest.mark.prometheus(
+        pytest.mark.skipif(PROMTOOL_BINARY is None, reason=NO_PROMTOOL)(test)
+    )
+    return marked
 
 
 def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None
+    assert PROMTOOL_BINARY is not None
     return subprocess.run(
-        [PROMTOOL, *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+        [PROMTOOL_BINARY, *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
     )
 
 
