@@ -1,0 +1,58 @@
+"""The Terragrunt TEST STAND-IN (see tgstandin.py) and helpers for running it from tests.
+
+`terragrunt` in this directory is the executable; put this directory first on PATH to use it.
+Fixtures that also provide the real Terraform are in tests/standin_fixtures.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+STANDIN_DIR = Path(__file__).resolve().parent
+STANDIN = STANDIN_DIR / "terragrunt"
+
+# Settings a developer's shell may hold that would change what the stand-in or terraform does.
+_SCRUBBED_PREFIXES = (
+    "TG_",
+    "TERRAGRUNT_",
+    "TF_VAR_",
+    "TF_CLI_ARGS",
+    "TF_DATA_DIR",
+    "TF_PLUGIN_CACHE_DIR",
+    "TF_LOG",
+)
+_SCRUBBED_NAMES = frozenset({"TF_INPUT", "TF_IN_AUTOMATION", "TF_WORKSPACE"})
+
+
+def clean_environ(base: Mapping[str, str]) -> dict[str, str]:
+    """`base` without Terragrunt/Terraform settings that would change a test's outcome."""
+    return {
+        name: value
+        for name, value in base.items()
+        if not name.startswith(_SCRUBBED_PREFIXES) and name not in _SCRUBBED_NAMES
+    }
+
+
+def terraform_path(environ: Mapping[str, str]) -> str:
+    found = shutil.which("terraform", path=environ["PATH"])
+    if found is None:
+        raise FileNotFoundError("terraform is not on the environment's PATH")
+    return found
+
+
+def run_terragrunt(
+    environ: Mapping[str, str], cwd: Path, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the stand-in in `cwd`; never raises on a non-zero exit."""
+    return subprocess.run(
+        [str(STANDIN), *args],
+        cwd=cwd,
+        env=dict(environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
