@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 from rich.console import Console
+from rich.markup import escape
 
 from driftctl import __version__, config, pipeline, render
 from driftctl import report as report_format
@@ -54,6 +55,8 @@ def _given(ctx: click.Context) -> dict[str, object]:
     for name, value in ctx.params.items():
         if name not in _CONFIG_KEYS or ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
             continue
+        if name == "grouping_labels":
+            value = ",".join(value)  # repeated k=v flags, parsed like the environment's k=v,k2=v2
         flags[name] = list(value) if isinstance(value, tuple) else value
     return flags
 
@@ -101,6 +104,13 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], **_: object) -> None:
 @click.option("--fail-on", type=click.Choice(["drift", "error", "never"]), help="[default: drift]")
 @click.option("--format", type=click.Choice(["table", "json", "markdown"]), help="[default: table]")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@click.option("--push", is_flag=True, default=None, help="Push metrics to the Pushgateway.")
+@click.option("--pushgateway", "pushgateway_url", help="Pushgateway URL (env DRIFTCTL_PUSHGATEWAY_URL).")
+@click.option("--job", help="Pushgateway job label.  [default: drift-detection]")
+@click.option("--grouping-label", "grouping_labels", multiple=True, help="Extra grouping label k=v.")
+@click.option("--allow-reset", is_flag=True, default=None, help="Push even if the read-back failed.")
+@click.option("--dry-run-push", is_flag=True, default=None, help="Print the metrics instead of pushing.")
+@click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, **_: object) -> None:
@@ -124,15 +134,34 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     out = Console(highlight=False)
     if not out.is_terminal:
         out.width = 160  # CI logs are wide; 80 columns would fold every error
+    pipeline.preflight(cfg)  # fail on a missing tool or bad push options before anything runs
     log_dir = pipeline.make_log_dir(cfg)
-    err.print(f"[dim]planning {len(selection.stacks)} stacks with {cfg.tool.value}; logs in {log_dir}[/]")
+    where = escape(str(log_dir))
+    err.print(f"[dim]planning {len(selection.stacks)} stacks with {cfg.tool.value}; logs in {where}[/]")
     view = render.LiveView(err, len(selection.stacks)) if err.is_terminal else render.PlainView(err)
     with view:
         outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
     _print_result(out, outcome, cfg.format)
     if cfg.report is not None:
-        err.print(f"[dim]report written to {cfg.report}[/]")
+        err.print(f"[dim]report written to {escape(str(cfg.report))}[/]")
+    _print_publish(out, err, outcome)
     return outcome
+
+
+def _print_publish(out: Console, err: Console, outcome: pipeline.Outcome) -> None:
+    published = outcome.published
+    if outcome.publish_error:
+        err.print(f"[bold red]driftctl:[/] {escape(outcome.publish_error)}")
+    elif published is not None and not published.pushed:
+        out.file.write(published.exposition.decode("utf-8"))
+    elif published is not None:
+        counts = published.counts
+        err.print(
+            f"[dim]pushed {len(published.series)} stacks in one batch "
+            f"({counts.drifted} drifted, {counts.errored} errored, {counts.clean} clean)[/]"
+        )
+        if published.reset_reason:
+            err.print(f"[yellow]first-seen times were reset:[/] {escape(published.reset_reason)}")
 
 
 def _print_result(out: Console, outcome: pipeline.Outcome, fmt: str) -> None:

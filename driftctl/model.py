@@ -104,6 +104,8 @@ class Selection:
     removed: tuple[str, ...] = ()
     reasons: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     fallback_reason: str | None = None
+    # every stack id in the repository, planned or not: metrics of stacks outside it are dropped
+    known: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import discover, report
+from driftctl import __version__, discover, pushgateway, report
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
@@ -30,28 +31,33 @@ class Outcome:
     selection: Selection
     log_dir: Path
     exit_code: ExitCode
+    published: pushgateway.PublishOutcome | None = None
+    # why the metrics were not published; the run then exits 1 whatever the plans said
+    publish_error: str | None = None
 
 
-def find_stacks(config: Config) -> list[Stack]:
-    """Every stack under the root that the include/exclude globs keep."""
+def all_stacks(config: Config) -> list[Stack]:
+    """Every stack under the root, before any include/exclude glob."""
     try:
-        stacks = discover.discover(
+        return discover.discover(
             config.root, config.tool, root_config=config.root_config, module_patterns=config.module_patterns
         )
     except discover.DiscoveryError as error:
         raise UsageError(str(error)) from None
-    return discover.filter_stacks(stacks, config.include, config.exclude)
 
 
 def select(config: Config, paths: Sequence[Path] = ()) -> Selection:
-    """All stacks, or those at the given paths."""
-    stacks = find_stacks(config)
+    """All stacks the include/exclude globs keep, or those of them at the given paths."""
+    everything = all_stacks(config)
+    known = tuple(stack.id for stack in everything)
+    stacks = discover.filter_stacks(everything, config.include, config.exclude)
     if not paths:
-        return Selection(stacks=tuple(stacks), mode="all")
+        return Selection(stacks=tuple(stacks), mode="all", known=known)
     try:
-        return Selection(stacks=tuple(discover.stacks_at_paths(stacks, paths)), mode="paths")
+        chosen = discover.stacks_at_paths(stacks, paths)
     except discover.DiscoveryError as error:
         raise UsageError(str(error)) from None
+    return Selection(stacks=tuple(chosen), mode="paths", known=known)
 
 
 def tool_binary(config: Config) -> str:
@@ -96,15 +102,62 @@ def make_log_dir(config: Config) -> Path:
     return Path(tempfile.mkdtemp(prefix="driftctl-logs-"))
 
 
+def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.PushOptions | None:
+    """The Pushgateway settings when this run publishes metrics; credentials come from the environment."""
+    if not (config.push or config.dry_run_push):
+        return None
+    if config.push and not config.pushgateway_url and not config.dry_run_push:
+        raise UsageError("--push needs --pushgateway URL (or DRIFTCTL_PUSHGATEWAY_URL)")
+    options = pushgateway.PushOptions(
+        url=config.pushgateway_url,
+        job=config.job,
+        grouping_labels=dict(config.grouping_labels),
+        username=environ.get("DRIFTCTL_PUSHGATEWAY_USERNAME") or None,
+        password=environ.get("DRIFTCTL_PUSHGATEWAY_PASSWORD") or None,
+        token=environ.get("DRIFTCTL_PUSHGATEWAY_TOKEN") or None,
+        ca_bundle=config.ca_bundle,
+        timeout_seconds=config.push_timeout,
+        allow_reset=config.allow_reset,
+        dry_run=config.dry_run_push,
+    )
+    try:
+        pushgateway.check_options(options)
+    except pushgateway.PushgatewayConfigError as error:
+        raise UsageError(str(error)) from None
+    return options
+
+
+def publish(
+    options: pushgateway.PushOptions, run: RunReport, selection: Selection
+) -> tuple[pushgateway.PublishOutcome | None, str | None]:
+    """Read back, merge, push one batch: the outcome, or why nothing was pushed."""
+    try:
+        return pushgateway.publish(options, run, selection.known, version=__version__), None
+    except pushgateway.PushgatewayError as error:
+        return None, str(error)
+
+
+def preflight(
+    config: Config, environ: Mapping[str, str] | None = None
+) -> tuple[str, pushgateway.PushOptions | None]:
+    """Everything that can be checked before a plan runs: the tool, the Pushgateway options."""
+    return tool_binary(config), push_options(config, os.environ if environ is None else environ)
+
+
 def plan(
     config: Config,
     selection: Selection,
     log_dir: Path,
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Outcome:
-    """Plans the selection and publishes the outcome (report file); raises on operational failures."""
-    binary = tool_binary(config)
+    """Plans the selection, writes the report, then publishes the metrics.
+
+    Options that cannot work are rejected before any plan runs; the report is written before the
+    push, so a failed push never loses the run's results.
+    """
+    binary, metrics = preflight(config, environ)
     started = datetime.now(timezone.utc)
     results = run_plans(selection.stacks, runner_options(config, binary, log_dir), observer, cancel)
     run = RunReport(
@@ -118,4 +171,12 @@ def plan(
     )
     if config.report is not None:
         report.write_atomic(config.report, report.to_json(run))
-    return Outcome(report=run, selection=selection, log_dir=log_dir, exit_code=exit_code(run, config.fail_on))
+    published, publish_error = publish(metrics, run, selection) if metrics is not None else (None, None)
+    return Outcome(
+        report=run,
+        selection=selection,
+        log_dir=log_dir,
+        exit_code=ExitCode.ERROR if publish_error else exit_code(run, config.fail_on),
+        published=published,
+        publish_error=publish_error,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,3 +78,29 @@ def applied_stack(environ: dict[str, str], directory: Path, body: str = NULL_STA
     terraform(environ, directory, "init", "-input=false", "-no-color")
     terraform(environ, directory, "apply", "-auto-approve", "-input=false", "-no-color")
     return directory
+
+
+def driftctl(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real command line, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "driftctl", *args],
+        cwd=cwd,
+        env=env if env is not None else dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def live(tf_environ: dict[str, str], tmp_path: Path) -> Path:
+    """A terraform-layout repo: one clean stack, one drifted, one broken, and a module that is not a stack."""
+    root = tmp_path / "live"
+    applied_stack(tf_environ, root / "prod" / "clean")
+    drifted = applied_stack(tf_environ, root / "prod" / "drifted")
+    write_stack(drifted, NULL_STACK.replace('"one"', '"two"'))
+    write_stack(root / "dev" / "broken", 'resource "null_resource" "r" {\n  triggers = { x = var.nope }\n}\n')
+    write_stack(root / "modules" / "shared")
+    return root

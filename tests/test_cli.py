@@ -4,37 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import NULL_STACK, applied_stack, write_stack
-
-
-def driftctl(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "driftctl", *args],
-        cwd=cwd,
-        env=env if env is not None else dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-@pytest.fixture
-def live(tf_environ: dict[str, str], tmp_path: Path) -> Path:
-    """A terraform-layout repo: one clean stack, one drifted, one broken, and a module that is not a stack."""
-    root = tmp_path / "live"
-    applied_stack(tf_environ, root / "prod" / "clean")
-    drifted = applied_stack(tf_environ, root / "prod" / "drifted")
-    write_stack(drifted, NULL_STACK.replace('"one"', '"two"'))
-    write_stack(root / "dev" / "broken", 'resource "null_resource" "r" {\n  triggers = { x = var.nope }\n}\n')
-    write_stack(root / "modules" / "shared")
-    return root
+from conftest import driftctl
 
 
 def test_stacks_lists_ids_one_per_line(live: Path) -> None:

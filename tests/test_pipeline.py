@@ -1,0 +1,119 @@
+"""A whole run with metrics: real Terraform plans, pushed to a real Pushgateway through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import NULL_STACK, driftctl, write_stack
+from pushgateway_server import (
+    NO_PUSHGATEWAY,
+    PUSHGATEWAY_BINARY,
+    Pushgateway,
+    Reply,
+    recording_server,
+    running_pushgateway,
+)
+
+
+@pytest.fixture
+def gateway() -> Iterator[Pushgateway]:
+    if PUSHGATEWAY_BINARY is None:
+        pytest.skip(NO_PUSHGATEWAY)
+    with running_pushgateway() as started:
+        yield started
+
+
+def _values(gateway: Pushgateway, metric: str) -> dict[str, float]:
+    group = gateway.group({"job": "drift-detection"})
+    assert group is not None, "nothing was pushed"
+    if metric not in group:
+        return {}
+    return {sample["labels"].get("stack", ""): float(sample["value"]) for sample in group[metric]["metrics"]}
+
+
+def _plan(live: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = driftctl("plan", "--all", "--root", str(live), "--tool", "terraform", *extra, env=env)
+    return result.returncode, result.stderr
+
+
+def test_push_then_second_run_keeps_first_seen_and_clean_resets(live: Path, gateway: Pushgateway) -> None:
+    code, stderr = _plan(live, "--push", "--pushgateway", gateway.url)
+    assert code == 1, stderr  # a stack errored; the metrics are pushed all the same
+    assert "pushed 3 stacks in one batch" in stderr
+    assert _values(gateway, "drift_stack_state") == {"prod/drifted": 1, "dev/broken": 2, "prod/clean": 0}
+    first_seen = _values(gateway, "drift_stack_first_seen")
+    assert set(first_seen) == {"prod/drifted"}
+    assert _values(gateway, "drift_stack_count") == {"": 1}
+
+    code, stderr = _plan(live, "--push", env=dict(os.environ, DRIFTCTL_PUSHGATEWAY_URL=gateway.url))
+    assert code == 1, stderr
+    assert _values(gateway, "drift_stack_first_seen") == first_seen
+    assert _values(gateway, "drift_stack_consecutive_errors")["dev/broken"] == 2
+
+    write_stack(live / "prod" / "drifted", NULL_STACK)  # back to what is deployed
+    _plan(live, "--push", "--pushgateway", gateway.url)
+    assert _values(gateway, "drift_stack_state")["prod/drifted"] == 0
+    assert "prod/drifted" not in _values(gateway, "drift_stack_first_seen")
+
+
+def test_unreadable_gateway_means_no_push_and_report_still_written(live: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    with recording_server({"GET": [Reply(500, b"boom")], "PUT": [Reply(200)]}) as server:
+        code, stderr = _plan(live, "--push", "--pushgateway", server.url, "--report", str(report))
+    assert code == 1
+    assert "read-back failed" in stderr and "not pushing" in stderr
+    assert "PUT" not in server.methods()
+    assert json.loads(report.read_text())["summary"]["total"] == 3
+    assert "Traceback" not in stderr
+
+
+def test_allow_reset_pushes_over_a_failed_read_back(live: Path) -> None:
+    with recording_server({"GET": [Reply(200, b"not json")], "PUT": [Reply(200)]}) as server:
+        code, stderr = _plan(live, "--push", "--pushgateway", server.url, "--allow-reset")
+    assert code == 1  # the broken stack
+    assert server.methods().count("PUT") == 1
+    assert "first-seen times were reset" in stderr
+
+
+def test_dry_run_prints_the_exposition_and_pushes_nothing(live: Path) -> None:
+    result = driftctl(
+        "plan", "--all", "--root", str(live), "--tool", "terraform", "--dry-run-push", "--format", "json"
+    )
+    exposition = result.stdout[result.stdout.index("# HELP") :]
+    assert 'drift_stack_state{stack="prod/drifted"} 1.0' in exposition
+    assert "drift_detection_last_run_timestamp" in exposition
+
+
+def test_bad_pushgateway_settings_fail_before_any_plan(live: Path) -> None:
+    result = driftctl(
+        "plan",
+        "--all",
+        "--root",
+        str(live),
+        "--tool",
+        "terraform",
+        "--push",
+        "--pushgateway",
+        "ftp://nope",
+    )
+    assert result.returncode == 3
+    assert "planning" not in result.stderr
+    no_url = driftctl("plan", "--all", "--root", str(live), "--tool", "terraform", "--push")
+    assert no_url.returncode == 3
+    assert "--push needs --pushgateway" in no_url.stderr
+
+
+def test_credentials_never_printed(live: Path) -> None:
+    env = dict(os.environ, DRIFTCTL_PUSHGATEWAY_PASSWORD="hunter2-secret", DRIFTCTL_PUSHGATEWAY_USERNAME="ops")
+    with recording_server({"GET": [Reply(503, b"down")]}) as server:
+        from_env = _plan(live, "--push", "--pushgateway", server.url, env=env)
+        in_url = _plan(live, "--push", "--pushgateway", server.url.replace("//", "//ops:urlsecret99@"))
+        both = _plan(live, "--push", "--pushgateway", server.url.replace("//", "//ops:urlsecret99@"), env=env)
+    assert (from_env[0], in_url[0], both[0]) == (1, 1, 3)
+    for _, stderr in (from_env, in_url, both):
+        assert "hunter2-secret" not in stderr and "urlsecret99" not in stderr
+    assert "read-back failed" in in_url[1]
