@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +26,7 @@ Exit codes:
   1  a stack errored, or an operational failure (tool missing, push failed)
   2  drift found and no stack errored
   3  usage or configuration error
-  130 interrupted
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM): running plans are stopped
 """
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -173,14 +175,25 @@ def _print_result(out: Console, outcome: pipeline.Outcome, fmt: str) -> None:
         out.print(render.results_table(outcome.report))
 
 
+_terminated = threading.Event()
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a cancelled CI job) unwinds like Ctrl-C, so running plans are stopped, not orphaned."""
+    _terminated.set()
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: click's own usage errors exit 2, which means drift here, so they become 3."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = list(argv) if argv is not None else None
         code = cli.main(args=args, prog_name="driftctl", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("driftctl: interrupted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns a KeyboardInterrupt into Abort; both mean the run was stopped from outside
+        click.echo("driftctl: interrupted; running plans were stopped, nothing was pushed", err=True)
+        sys.exit(143 if _terminated.is_set() else 130)
     except click.ClickException as error:
         error.show()
         sys.exit(ExitCode.USAGE)
@@ -190,7 +203,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     except pipeline.OperationalError as error:
         click.echo(f"driftctl: {error}", err=True)
         sys.exit(ExitCode.ERROR)
-    except KeyboardInterrupt:
-        click.echo("driftctl: interrupted; running plans were stopped", err=True)
-        sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -114,3 +118,37 @@ def test_help_documents_exit_codes() -> None:
     result = driftctl("plan", "--help")
     assert result.returncode == 0
     assert "3  usage or configuration error" in result.stdout
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_stops_running_plans(tmp_path: Path, sig: signal.Signals, code: int) -> None:
+    pid_file = tmp_path / "tool.pid"
+    fake = tmp_path / "terraform"
+    fake.write_text(
+        f"#!{sys.executable}\nimport os, time\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)\n"
+    )
+    fake.chmod(0o755)
+    (tmp_path / "live" / "a").mkdir(parents=True)
+    (tmp_path / "live" / "a" / "main.tf").write_text("")
+    command = [sys.executable, "-m", "driftctl", "plan", "--all", "--root", str(tmp_path / "live")]
+    command += ["--tool", "terraform", "--tool-binary", str(fake), "--log-dir", str(tmp_path / "logs")]
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pid_file.exists(), "the plan never started"
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == code
+    assert "running plans were stopped" in stderr
+    assert "Traceback" not in stderr
+    tool_pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{tool_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{tool_pid}").exists(), "the tool outlived driftctl"
