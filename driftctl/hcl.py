@@ -1,0 +1,515 @@
+"""The little of Terragrunt/Terraform HCL that changed-stack selection needs: which paths a file refers to.
+
+A file is read with python-hcl2's raw parse tree (the hcl2 8.x grammar; its rule names are what this
+module walks) and reduced to `FileRefs`: every include, dependency, source, module call and file read,
+each with its path left as an unevaluated `PathExpr`. Evaluation happens in changed.py because the same
+included file means different paths for every stack that includes it (`get_terragrunt_dir()` is the
+including stack's directory).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import hcl2
+from lark import Token, Tree
+
+
+class Dialect(str, enum.Enum):
+    TERRAGRUNT = "terragrunt"  # terragrunt.hcl, root.hcl, anything included or read_terragrunt_config'd
+    TERRAFORM = "terraform"  # *.tf of a stack or a module
+    TERRAFORM_JSON = "terraform-json"  # *.tf.json: only module sources are read from it
+
+
+class RefKind(str, enum.Enum):
+    INCLUDE = "include"
+    READ_CONFIG = "read_terragrunt_config"
+    READ_FILE = "file"
+    READ_DIR = "fileset"
+    DEPENDENCY = "dependency"
+    SOURCE = "source"
+    MODULE = "module"
+
+
+# ---- path expressions: what a path attribute says, before it is evaluated for a stack ----
+
+
+@dataclass(frozen=True)
+class Lit:
+    """Literal text of a string."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """A function whose value changed.py can compute without running Terragrunt (see PATH_FUNCTIONS)."""
+
+    name: str
+    args: tuple[PathExpr, ...] = ()
+
+
+@dataclass(frozen=True)
+class LocalVar:
+    """`local.<name>`, looked up in the same file's `locals`."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class IncludeLocal:
+    """`include.<label>.locals.<name>`, looked up in the included file's `locals`."""
+
+    label: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Anything else (variables, conditionals, other functions): unknown text, kept for messages."""
+
+    text: str
+
+
+Part = Lit | Call | LocalVar | IncludeLocal | Opaque
+# the parts concatenate: `"${get_terragrunt_dir()}/../x"` is (Call("get_terragrunt_dir"), Lit("/../x"))
+PathExpr = tuple[Part, ...]
+
+# functions evaluated statically; `path.module` is Terraform's, modelled as a call
+PATH_FUNCTIONS = frozenset(
+    {
+        "get_terragrunt_dir",
+        "get_original_terragrunt_dir",
+        "get_parent_terragrunt_dir",
+        "get_repo_root",
+        "get_path_to_repo_root",
+        "path_relative_to_include",
+        "path_relative_from_include",
+        "find_in_parent_folders",
+        "dirname",
+        "path.module",
+    }
+)
+
+# functions whose first argument is a path the configuration reads
+READ_FUNCTIONS: Mapping[str, RefKind] = {
+    "read_terragrunt_config": RefKind.READ_CONFIG,
+    "file": RefKind.READ_FILE,
+    "fileexists": RefKind.READ_FILE,
+    "filebase64": RefKind.READ_FILE,
+    "filemd5": RefKind.READ_FILE,
+    "filesha1": RefKind.READ_FILE,
+    "filesha256": RefKind.READ_FILE,
+    "filesha512": RefKind.READ_FILE,
+    "filebase64sha256": RefKind.READ_FILE,
+    "filebase64sha512": RefKind.READ_FILE,
+    "templatefile": RefKind.READ_FILE,
+    "sops_decrypt_file": RefKind.READ_FILE,
+    "read_tfvars_file": RefKind.READ_FILE,
+    "mark_as_read": RefKind.READ_FILE,
+    "fileset": RefKind.READ_DIR,
+}
+
+_VAR_FILE_ATTRIBUTES = ("required_var_files", "optional_var_files")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One path a file refers to."""
+
+    kind: RefKind
+    expr: PathExpr
+    text: str  # the expression as written, for messages
+    line: int
+    name: str = ""  # the include's label, the dependency's name, or the reading function
+
+
+@dataclass(frozen=True)
+class FileRefs:
+    refs: tuple[Ref, ...] = ()
+    locals: Mapping[str, PathExpr] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParseFailure:
+    """A file python-hcl2 cannot read; `message` is one line."""
+
+    message: str
+
+
+class HclError(Exception):
+    """Text that python-hcl2 cannot parse."""
+
+
+# ---- parsing (pure: text in, references out) ----
+
+_READ_CALL = r"\b(?:" + "|".join(READ_FUNCTIONS) + r")\s*\("
+# Cheap and sound pre-filters: a file with none of these cannot hold a reference, so it is not parsed.
+# A Terragrunt reference needs one of these blocks or a read function; a Terraform one a `module` block
+# (`path.module}` does not match: a block label or `{` must follow the keyword) or a read function.
+_MAY_REFER = {
+    Dialect.TERRAGRUNT: re.compile(r"\b(?:include|dependency|dependencies|terraform|locals)\b|" + _READ_CALL),
+    Dialect.TERRAFORM: re.compile(r"\bmodule\s*[\"A-Za-z_{]|\blocals\b|" + _READ_CALL),
+}
+# a read call inside a heredoc, whose template python-hcl2 keeps as one opaque token
+_HEREDOC_READ = re.compile(r"\b(" + "|".join(READ_FUNCTIONS) + r')\s*\(\s*(?:"([^"\\$%]*)"\s*[,)])?')
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.S)
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+_EXPRESSIONS = frozenset({"expr_term", "binary_op", "unary_op", "conditional"})
+_OPAQUE_TOKENS = frozenset({"HEREDOC_TEMPLATE", "HEREDOC_TEMPLATE_TRIM", "TEMPLATE_STRING"})
+
+
+def parse_text(text: str, dialect: Dialect) -> FileRefs:
+    """The references in one file's text; raises HclError when python-hcl2 cannot parse it."""
+    text = text.removeprefix("\ufeff")
+    if not _MAY_REFER[dialect].search(text):
+        return FileRefs()
+    try:
+        tree = hcl2.parses_to_tree(text)
+    except Exception as error:  # lark raises several unrelated types; any of them means "unparseable"
+        raise HclError(_one_line(str(error)) or type(error).__name__) from error
+    return _file_refs(tree, text, dialect)
+
+
+def parse_bytes(data: bytes, dialect: Dialect) -> FileRefs | ParseFailure:
+    """`parse_text` for a file's bytes, with failures as values (this also runs in worker processes)."""
+    try:
+        text = data.decode("utf-8")
+        if dialect is Dialect.TERRAFORM_JSON:
+            return _json_module_refs(json.loads(text))
+        return parse_text(text, dialect)
+    except UnicodeDecodeError as error:
+        return ParseFailure(f"not UTF-8 ({error.reason} at byte {error.start})")
+    except json.JSONDecodeError as error:
+        return ParseFailure(f"cannot parse JSON: {error}")
+    except HclError as error:
+        return ParseFailure(f"cannot parse: {error}")
+
+
+def _json_module_refs(document: object) -> FileRefs:
+    """`{"module": {"name": {"source": "../x"}}}` (a block may also be a list of bodies)."""
+    modules = document.get("module") if isinstance(document, dict) else None
+    refs: list[Ref] = []
+    for name, bodies in (modules or {}).items() if isinstance(modules, dict) else ():
+        for body in bodies if isinstance(bodies, list) else [bodies]:
+            source = body.get("source") if isinstance(body, dict) else None
+            if isinstance(source, str):
+                refs.append(Ref(RefKind.MODULE, (Lit(source),), json.dumps(source), 0, str(name)))
+    return FileRefs(tuple(refs))
+
+
+def _one_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else ""
+
+
+def _file_refs(tree: Tree[Token], text: str, dialect: Dialect) -> FileRefs:
+    body = _child_tree(tree, "body")
+    if body is None:
+        return FileRefs()
+    refs: list[Ref] = []
+    local_exprs: dict[str, PathExpr] = {}
+    for kind, labels, block_body in _blocks(body):
+        if kind == "locals":
+            local_exprs.update((name, _path_expr(value, text)) for name, value in _attributes(block_body))
+        elif dialect is Dialect.TERRAGRUNT:
+            refs.extend(_terragrunt_block_refs(kind, labels, block_body, text))
+        elif kind == "module":
+            refs.extend(
+                _ref(RefKind.MODULE, value, text, labels[0] if labels else "")
+                for name, value in _attributes(block_body)
+                if name == "source"
+            )
+    refs.extend(_read_calls(tree, text))
+    # source order (iter_subtrees walks bottom-up), so messages name the first offending line
+    return FileRefs(tuple(sorted(refs, key=lambda ref: ref.line)), local_exprs)
+
+
+def _terragrunt_block_refs(kind: str, labels: tuple[str, ...], body: Tree[Token], text: str) -> Iterator[Ref]:
+    label = labels[0] if labels else ""
+    for name, value in _attributes(body):
+        if kind == "include" and name == "path":
+            yield _ref(RefKind.INCLUDE, value, text, label)
+        elif kind == "dependency" and name == "config_path":
+            yield _ref(RefKind.DEPENDENCY, value, text, label)
+        elif kind == "dependencies" and name == "paths":
+            yield from (_ref(RefKind.DEPENDENCY, item, text) for item in _elements(value))
+        elif kind == "terraform" and name == "source":
+            yield _ref(RefKind.SOURCE, value, text)
+    if kind == "terraform":
+        for inner_kind, _, inner_body in _blocks(body):
+            if inner_kind != "extra_arguments":
+                continue
+            for name, value in _attributes(inner_body):
+                if name in _VAR_FILE_ATTRIBUTES:
+                    yield from (_ref(RefKind.READ_FILE, item, text, name) for item in _elements(value))
+
+
+def _read_calls(tree: Tree[Token], text: str) -> Iterator[Ref]:
+    """Every call of a read function, wherever it is (locals, inputs, generate blocks, nested calls)."""
+    for node in tree.iter_subtrees():
+        if node.data == "function_call":
+            name = _function_name(node)
+            kind = READ_FUNCTIONS.get(name or "")
+            arguments = _arguments(node)
+            if name and kind is not None and arguments:
+                yield Ref(kind, _path_expr(arguments[0], text), _source(node, text), _line(node), name)
+        for token in node.children:
+            if isinstance(token, Token) and token.type in _OPAQUE_TOKENS:
+                yield from _heredoc_reads(token)
+
+
+def _heredoc_reads(token: Token) -> Iterator[Ref]:
+    # python-hcl2 does not parse inside heredocs; a literal path is still recognisable, anything else
+    # is kept opaque so that selection can fall back rather than miss the file
+    for match in _HEREDOC_READ.finditer(str(token)):
+        name, literal = match.group(1), match.group(2)
+        expr: PathExpr = (Lit(literal),) if literal is not None else (Opaque(match.group(0) + "…"),)
+        line = (token.line or 1) + str(token).count("\n", 0, match.start())
+        yield Ref(READ_FUNCTIONS[name], expr, match.group(0).rstrip(), line, name)
+
+
+def _ref(kind: RefKind, value: Tree[Token], text: str, name: str = "") -> Ref:
+    return Ref(kind, _path_expr(value, text), _source(value, text), _line(value), name)
+
+
+def _path_expr(node: Tree[Token], text: str) -> PathExpr:
+    if node.data == "expr_term":
+        inner = [child for child in _trees(node) if child.data != "new_line_or_comment"]
+        if len(inner) == 1:
+            child = inner[0]
+            if child.data in _EXPRESSIONS:  # parenthesised
+                return _path_expr(child, text)
+            if child.data == "string":
+                return _string_expr(child, text)
+            if child.data == "function_call":
+                name = _function_name(child)
+                if name in PATH_FUNCTIONS:
+                    return (Call(name or "", tuple(_path_expr(a, text) for a in _arguments(child))),)
+            if child.data == "get_attr_expr_term":
+                part = _traversal(_dotted(child))
+                if part is not None:
+                    return (part,)
+    return (Opaque(_source(node, text)),)
+
+
+def _string_expr(node: Tree[Token], text: str) -> PathExpr:
+    parts: list[Part] = []
+    for string_part in _trees(node):
+        for piece in string_part.children:
+            if isinstance(piece, Token):
+                if piece.type == "STRING_CHARS":
+                    parts.append(Lit(_unescape(str(piece))))
+                else:  # $${ and %%{ are escapes for a literal ${ and %{
+                    parts.append(Lit(str(piece)[1:]))
+            elif piece.data == "interpolation":
+                parts.extend(_path_expr(_trees(piece)[0], text))
+            else:  # %{ if } / %{ for } template directives
+                parts.append(Opaque(_source(piece, text)))
+    return _merge_literals(parts)
+
+
+def _merge_literals(parts: Iterable[Part]) -> PathExpr:
+    merged: list[Part] = []
+    for part in parts:
+        if isinstance(part, Lit) and merged and isinstance(merged[-1], Lit):
+            merged[-1] = Lit(merged[-1].text + part.text)
+        else:
+            merged.append(part)
+    return tuple(merged)
+
+
+def _traversal(names: tuple[str, ...] | None) -> Part | None:
+    if names is None:
+        return None
+    if len(names) == 2 and names[0] == "local":
+        return LocalVar(names[1])
+    if len(names) == 4 and names[0] == "include" and names[2] == "locals":
+        return IncludeLocal(names[1], names[3])
+    if names == ("path", "module"):
+        return Call("path.module")
+    return None
+
+
+def _dotted(node: Tree[Token]) -> tuple[str, ...] | None:
+    """`a.b.c` as ("a", "b", "c"); None for anything with an index or a splat."""
+    if node.data == "identifier":
+        return (_identifier(node),)
+    if node.data == "expr_term":
+        inner = _trees(node)
+        return _dotted(inner[0]) if len(inner) == 1 else None
+    if node.data == "get_attr_expr_term":
+        base, attr = _trees(node)
+        prefix = _dotted(base)
+        names = [_identifier(child) for child in _trees(attr) if child.data == "identifier"]
+        return prefix + tuple(names) if prefix is not None and len(names) == 1 else None
+    return None
+
+
+def _unescape(raw: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code[0] in "uU" and len(code) > 1:
+            return chr(int(code[1:], 16))
+        return _SIMPLE_ESCAPES.get(code, match.group(0))
+
+    return _ESCAPE.sub(replace, raw)
+
+
+# ---- tree helpers (the hcl2 8.x grammar's rule names) ----
+
+
+def _trees(node: Tree[Token]) -> list[Tree[Token]]:
+    return [child for child in node.children if isinstance(child, Tree)]
+
+
+def _child_tree(node: Tree[Token], data: str) -> Tree[Token] | None:
+    return next((child for child in _trees(node) if child.data == data), None)
+
+
+def _identifier(node: Tree[Token]) -> str:
+    return str(node.children[0]) if node.children else ""
+
+
+def _blocks(body: Tree[Token]) -> Iterator[tuple[str, tuple[str, ...], Tree[Token]]]:
+    for block in _trees(body):
+        if block.data != "block":
+            continue
+        names = [child for child in _trees(block) if child.data != "new_line_or_comment"]
+        inner = names.pop() if names and names[-1].data == "body" else None
+        if inner is None or not names:
+            continue
+        labels = tuple(_label(child) for child in names[1:])
+        yield _identifier(names[0]), labels, inner
+
+
+def _label(node: Tree[Token]) -> str:
+    if node.data == "string":
+        return "".join(str(piece) for part in _trees(node) for piece in part.children)
+    return _identifier(node)
+
+
+def _attributes(body: Tree[Token]) -> Iterator[tuple[str, Tree[Token]]]:
+    for attribute in _trees(body):
+        if attribute.data == "attribute":
+            name, *rest = _trees(attribute)
+            if rest:
+                yield _identifier(name), rest[-1]
+
+
+def _elements(value: Tree[Token]) -> list[Tree[Token]]:
+    """The items of a tuple literal; anything else is one (opaque) item."""
+    inner = _trees(value) if value.data == "expr_term" else []
+    if len(inner) == 1 and inner[0].data == "tuple":
+        return [item for item in _trees(inner[0]) if item.data != "new_line_or_comment"]
+    return [value]
+
+
+def _function_name(node: Tree[Token]) -> str | None:
+    identifiers = [child for child in _trees(node) if child.data == "identifier"]
+    # provider-namespaced calls (provider::x::f) are not Terraform's built-in file readers
+    return _identifier(identifiers[0]) if len(identifiers) == 1 else None
+
+
+def _arguments(node: Tree[Token]) -> list[Tree[Token]]:
+    arguments = _child_tree(node, "arguments")
+    if arguments is None:
+        return []
+    return [child for child in _trees(arguments) if child.data != "new_line_or_comment"]
+
+
+def _source(node: Tree[Token], text: str) -> str:
+    meta = node.meta
+    if meta.empty:
+        return node.data
+    return " ".join(text[meta.start_pos : meta.end_pos].split())
+
+
+def _line(node: Tree[Token]) -> int:
+    return 0 if node.meta.empty else node.meta.line
+
+
+# ---- reading files (I/O), with a per-content cache and parallel parsing of many files ----
+
+_PARALLEL_AT = 64  # below this, starting worker processes costs more than it saves
+
+
+class RefCache:
+    """Parses each file once per run; files with identical bytes (copied stacks) share one parse."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._by_path: dict[tuple[str, Dialect], FileRefs | ParseFailure | None] = {}
+        self._by_content: dict[tuple[bytes, Dialect], FileRefs | ParseFailure] = {}
+        self._workers = workers if workers is not None else _default_workers()
+
+    def get(self, path: str, dialect: Dialect) -> FileRefs | ParseFailure | None:
+        """The file's references; None when it does not exist."""
+        key = (path, dialect)
+        if key not in self._by_path:
+            self.preload([path], dialect)
+        return self._by_path[key]
+
+    def preload(self, paths: Sequence[str], dialect: Dialect) -> None:
+        """Reads and parses the files not seen yet, in worker processes when there are many."""
+        pending: dict[tuple[bytes, Dialect], bytes] = {}
+        digests: dict[str, bytes] = {}
+        for path in paths:
+            if (path, dialect) in self._by_path:
+                continue
+            data = _read(path)
+            if data is None or isinstance(data, ParseFailure):
+                self._by_path[(path, dialect)] = data
+                continue
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+            digests[path] = digest
+            if (digest, dialect) not in self._by_content:
+                pending[(digest, dialect)] = data
+        self._by_content.update(zip(pending, self._parse_all(list(pending.values()), dialect), strict=True))
+        for path, digest in digests.items():
+            self._by_path[(path, dialect)] = self._by_content[(digest, dialect)]
+
+    def _parse_all(self, texts: list[bytes], dialect: Dialect) -> list[FileRefs | ParseFailure]:
+        if self._workers > 1 and len(texts) >= _PARALLEL_AT:
+            parsed = _parse_in_processes(texts, dialect, self._workers)
+            if parsed is not None:
+                return parsed
+        return [parse_bytes(data, dialect) for data in texts]
+
+
+def _read(path: str) -> bytes | ParseFailure | None:
+    try:
+        with open(path, "rb") as handle:  # noqa: PTH123 - hot path, str paths avoid Path objects
+            return handle.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    except OSError as error:
+        return ParseFailure(f"cannot read: {error.strerror}")
+
+
+def _default_workers() -> int:
+    cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def _parse_in_processes(
+    texts: list[bytes], dialect: Dialect, workers: int
+) -> list[FileRefs | ParseFailure] | None:
+    # fork is cheap (hcl2's parser is already built in this process) but unsafe once other threads
+    # run; then the platform default is used. Any failure to start workers means parse in-process.
+    methods = multiprocessing.get_all_start_methods()
+    fork = "fork" in methods and threading.active_count() == 1
+    context = multiprocessing.get_context("fork" if fork else None)
+    chunk = max(1, len(texts) // (workers * 4))
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return list(pool.map(parse_bytes, texts, [dialect] * len(texts), chunksize=chunk))
+    except (OSError, RuntimeError):
+        return None
