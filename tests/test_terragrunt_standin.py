@@ -253,6 +253,48 @@ def test_inputs_become_tf_vars_json_encoded_and_parent_inputs_merge_under_child(
     }
 
 
+def test_locals_functions_and_templates_are_evaluated(tmp_path: Path, fake_tf: dict[str, str]) -> None:
+    live = tmp_path / "live"
+    unit = live / "envs" / "dev"
+    unit.mkdir(parents=True)
+    (live / "terragrunt.hcl").write_text(
+        'inputs = {\n  region = "eu-${get_env("STANDIN_REGION", "west")}-1"\n'
+        "  rel = path_relative_to_include()\n}\n",
+        encoding="utf-8",
+    )
+    (unit / "terragrunt.hcl").write_text(
+        """
+include {
+  path = find_in_parent_folders()
+}
+
+locals {
+  env  = basename(get_terragrunt_dir())
+  name = "${local.env}-app"
+}
+
+inputs = {
+  name  = local.name
+  label = "$${literal} and 100%"
+  home  = "${get_parent_terragrunt_dir()}"
+}
+""",
+        encoding="utf-8",
+    )
+    done = run_terragrunt({**fake_tf, "STANDIN_REGION": "north"}, unit, "plan", "-no-color")
+    assert done.returncode == 0, done.stderr
+    assert calls(fake_tf)[-1]["tf_vars"] == {
+        "TF_VAR_region": "eu-north-1",
+        "TF_VAR_rel": "envs/dev",
+        "TF_VAR_name": "dev-app",
+        "TF_VAR_label": "${literal} and 100%",
+        "TF_VAR_home": str(live),
+    }
+    # Terragrunt's deprecation warnings for a bare include and a root terragrunt.hcl
+    assert "Using an `include` block without a label is deprecated." in done.stderr
+    assert "Using `terragrunt.hcl` as the root of Terragrunt configurations is an anti-pattern" in done.stderr
+
+
 def test_source_is_copied_into_hashed_cache_dir_and_terraform_runs_there(
     tmp_path: Path, fake_tf: dict[str, str]
 ) -> None:

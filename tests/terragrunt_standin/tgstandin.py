@@ -588,7 +588,8 @@ class Evaluator:
                 return self.template(raw[1:-1])
             if raw.startswith("${") and raw.endswith("}") and _closing_brace(raw, 2) == len(raw) - 1:
                 return self.expression(raw[2:-1])
-            return raw  # python-hcl2 7.x: an unquoted literal string
+            # python-hcl2 7.x returns string literals unquoted (and already unescaped)
+            return self.template(raw.replace("\\", "\\\\")) if "${" in raw else raw
         return raw
 
     def template(self, body: str) -> Any:
@@ -938,6 +939,7 @@ def read_unit_config(config_path: Path, logger: Logger, environ: Mapping[str, st
     includes = list(iter_blocks(document, "include"))
     parent_inputs: dict[str, Any] = {}
     parent_source: str | None = None
+    include_path: Path | None = None
     for label, attrs in includes:
         if label is None:
             logger.warn(BARE_INCLUDE_WARNING)
@@ -962,6 +964,8 @@ def read_unit_config(config_path: Path, logger: Logger, environ: Mapping[str, st
         parent_inputs.update(_inputs(parent_document, parent_evaluator, include_path))
         parent_source = _terraform_source(parent_document, parent_evaluator) or parent_source
 
+    if len(includes) == 1:  # the child's own get_parent_terragrunt_dir() / path_relative_*_include()
+        context.include_path = include_path
     inputs = {**parent_inputs, **_inputs(document, evaluator, config_path)}
     source = _terraform_source(document, evaluator) or parent_source
     return UnitConfig(source=source, inputs=inputs)
