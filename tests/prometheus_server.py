@@ -186,16 +186,6 @@ class Monitoring:
         groups: list[dict[str, Any]] = body["data"]["groups"]
         return groups
 
-    def push(self, job: str, exposition: bytes) -> None:
-        """Replace the gateway's whole group for `job` (PUT), as one driftctl run does."""
-        response = httpx.put(
-            f"{self.pushgateway_url}/metrics/job/{job}",
-            content=exposition,
-            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
-            timeout=5.0,
-        )
-        response.raise_for_status()
-
 
 def _api(base: str, path: str, params: dict[str, str]) -> dict[str, Any]:
     response = httpx.get(f"{base}{path}", params=params, timeout=5.0)

@@ -1,8 +1,9 @@
-"""End to end: a run's metrics pushed to a real Pushgateway, scraped by a real Prometheus (honor_labels,
+"""End to end: driftctl runs published to a real Pushgateway, scraped by a real Prometheus (honor_labels,
 1s scrape and evaluation) that loads rules rendered by `render_rules` with lowered thresholds; what
 Prometheus then holds and which alerts go pending and firing is read back through its HTTP API.
 
-The exposition is driftctl's own (`driftctl.metrics.build_exposition`), PUT to the gateway as one group.
+Publishing is driftctl's own `pushgateway.publish`: read the group back, merge the run into it (first-seen
+carried forward, error streaks counted), replace it in one PUT. Three runs make the streak and the age.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,8 @@ from prometheus_server import Monitoring, missing_binaries, monitoring, poll
 from test_alerts import METRICS, dashboard, dashboard_queries
 
 from driftctl.alerts import GROUP_NAME, AlertThresholds, render_rules
-from driftctl.metrics import RunInfo, build_exposition
-from driftctl.model import ResourceCounts, StackSeries, State
+from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, RunReport, Stack, State, Tool
+from driftctl.pushgateway import PushOptions, publish
 
 pytestmark = [
     pytest.mark.prometheus,
@@ -31,51 +33,68 @@ pytestmark = [
 
 JOB = "drift-detection"
 WAIT = 30.0  # seconds; Prometheus' first scrape of a new target alone can take ~5s
-# Low enough to trip on the run below within seconds, each rule with one stack on either side of it.
+# Low enough to trip on the runs below within seconds, each rule with one stack on either side of it.
 THRESHOLDS = AlertThresholds(
-    unaddressed_hours=2,  # apps/api has drifted for 3h, apps/web for 1h
-    many_stacks=1,  # two stacks drifted
-    erroring_runs=3,  # infra/vpc errored 3 runs in a row, infra/iam once
+    unaddressed_hours=2,  # apps/api has drifted for 3h, apps/web since the last run
+    many_stacks=1,  # two stacks drifted in the last run
+    erroring_runs=3,  # infra/vpc errored in all three runs, infra/iam in the last one
     stale_for="2s",
     unaddressed_for="0s",
     many_for="4s",  # long enough to watch it pend at a 1s evaluation interval
     erroring_for="0s",
 )
 HOUR = 3600.0
+STACKS = ("apps/api", "apps/web", "infra/vpc", "infra/iam", "infra/dns")
+API_CHANGES = ResourceCounts(add=1, change=2)
+WEB_CHANGES = ResourceCounts(destroy=1, replace=1)
+NO_CHANGES = ResourceCounts()
 
 
-def run_series(now: float) -> dict[str, StackSeries]:
-    return {
-        s.stack: s
-        for s in (
-            StackSeries(
-                "apps/api",
-                State.DRIFTED,
-                first_seen=now - 3 * HOUR,
-                duration_seconds=12.5,
-                resources=ResourceCounts(add=1, change=2),
-            ),
-            StackSeries(
-                "apps/web",
-                State.DRIFTED,
-                first_seen=now - 1 * HOUR,
-                duration_seconds=8.0,
-                resources=ResourceCounts(destroy=1, replace=1),
-            ),
-            StackSeries(
-                "infra/vpc", State.ERRORED, first_seen=None, consecutive_errors=3, duration_seconds=30.0
-            ),
-            StackSeries(
-                "infra/iam", State.ERRORED, first_seen=None, consecutive_errors=1, duration_seconds=2.0
-            ),
-            StackSeries("infra/dns", State.CLEAN, first_seen=None, duration_seconds=4.25),
+def result(stack: str, state: State, resources: ResourceCounts = NO_CHANGES) -> PlanResult:
+    return PlanResult(
+        stack=Stack(id=stack, path=Path("/repo/live") / stack, tool=Tool.TERRAGRUNT),
+        state=state,
+        exit_code={State.CLEAN: 0, State.DRIFTED: 2, State.ERRORED: 1}[state],
+        resources=resources,
+        error=PlanError(ErrorKind.AUTH, "credentials expired") if state is State.ERRORED else None,
+        duration_seconds=10.0 + len(stack),
+        attempts=1,
+        log_path=None,
+    )
+
+
+def runs(now: float) -> list[tuple[float, list[PlanResult]]]:
+    """Three runs an hour apart or more; the last one finishes at `now`."""
+    clean = State.CLEAN
+    first = [
+        result("apps/api", State.DRIFTED, API_CHANGES),
+        result("apps/web", clean),
+        result("infra/vpc", State.ERRORED),
+        result("infra/iam", clean),
+        result("infra/dns", clean),
+    ]
+    last = [
+        result("apps/api", State.DRIFTED, API_CHANGES),
+        result("apps/web", State.DRIFTED, WEB_CHANGES),
+        result("infra/vpc", State.ERRORED),
+        result("infra/iam", State.ERRORED),
+        result("infra/dns", clean),
+    ]
+    return [(now - 3 * HOUR, first), (now - 2 * HOUR, first), (now, last)]
+
+
+def publish_runs(prom: Monitoring, now: float) -> None:
+    for finished, results in runs(now):
+        report = RunReport(
+            started_at=datetime.fromtimestamp(finished - 42, tz=timezone.utc),
+            finished_at=datetime.fromtimestamp(finished, tz=timezone.utc),
+            root=Path("/repo/live"),
+            tool=Tool.TERRAGRUNT,
+            mode="all",
+            results=tuple(results),
         )
-    }
-
-
-def push_run(prometheus: Monitoring, finished_at: float) -> None:
-    run = RunInfo(finished_at=finished_at, duration_seconds=42.0, version="0.1.0", mode="all")
-    prometheus.push(JOB, build_exposition(run_series(finished_at), run))
+        outcome = publish(PushOptions(url=prom.pushgateway_url, job=JOB), report, STACKS, version="0.1.0")
+        assert outcome.pushed
 
 
 @pytest.fixture
@@ -124,7 +143,7 @@ def test_absent_heartbeat_fires_and_a_pushed_run_resolves_it(prom: Monitoring) -
     }
     assert absent["annotations"]["runbook_url"].endswith("/docs/runbook.md#driftdetectionstale")
 
-    push_run(prom, time.time())
+    publish_runs(prom, time.time())
     poll(
         "DriftDetectionStale to resolve after the push",
         lambda: True if not alerts_named(prom, "DriftDetectionStale") else None,
@@ -136,7 +155,7 @@ def test_absent_heartbeat_fires_and_a_pushed_run_resolves_it(prom: Monitoring) -
 
 def test_pushed_series_arrive_with_the_job_and_stack_labels(prom: Monitoring) -> None:
     now = time.time()
-    push_run(prom, now)
+    publish_runs(prom, now)
     states = series(prom, "drift_stack_state", 5)
     # honor_labels: the pushed job is kept (no exported_job) and the scrape adds no instance
     assert {frozenset(s["metric"].items()) for s in states} == {
@@ -152,11 +171,13 @@ def test_pushed_series_arrive_with_the_job_and_stack_labels(prom: Monitoring) ->
     }
     names = {s["metric"]["__name__"] for s in prom.query(f'{{job="{JOB}", __name__=~"drift_.*"}}')}
     assert names == METRICS
-    # first seen and age only for the drifted stacks
+    # first seen and age only for the drifted stacks, apps/api's carried from the first of the three runs
     first_seen = {s["metric"]["stack"]: float(s["value"][1]) for s in prom.query("drift_stack_first_seen")}
-    assert first_seen == pytest.approx({"apps/api": now - 3 * HOUR, "apps/web": now - HOUR})
+    assert first_seen == pytest.approx({"apps/api": now - 3 * HOUR, "apps/web": now})
     ages = {s["metric"]["stack"]: float(s["value"][1]) for s in prom.query("drift_stack_age_hours")}
-    assert ages == pytest.approx({"apps/api": 3.0, "apps/web": 1.0})
+    assert ages == pytest.approx({"apps/api": 3.0, "apps/web": 0.0})
+    streaks = {s["metric"]["stack"]: s["value"][1] for s in prom.query("drift_stack_consecutive_errors")}
+    assert streaks == {"apps/api": "0", "apps/web": "0", "infra/vpc": "3", "infra/iam": "1", "infra/dns": "0"}
     changes = prom.query('drift_stack_resource_changes{stack="apps/api"}')
     assert {c["metric"]["action"]: c["value"][1] for c in changes} == {
         "add": "1",
@@ -176,7 +197,7 @@ def test_pushed_series_arrive_with_the_job_and_stack_labels(prom: Monitoring) ->
 
 
 def test_lowered_thresholds_fire_for_exactly_the_stacks_past_them(prom: Monitoring) -> None:
-    push_run(prom, time.time())
+    publish_runs(prom, time.time())
 
     # DriftStacksMany (for: 4s) is seen pending before it fires
     seen: list[str] = []
@@ -222,7 +243,7 @@ def test_lowered_thresholds_fire_for_exactly_the_stacks_past_them(prom: Monitori
 
 
 def test_a_heartbeat_older_than_the_threshold_fires_stale(prom: Monitoring) -> None:
-    push_run(prom, time.time() - 27 * HOUR)
+    publish_runs(prom, time.time() - 27 * HOUR)
 
     def stale() -> dict[str, Any] | None:
         found = [a for a in alerts_named(prom, "DriftDetectionStale") if a["state"] == "firing"]
@@ -235,7 +256,7 @@ def test_a_heartbeat_older_than_the_threshold_fires_stale(prom: Monitoring) -> N
 
 
 def test_every_dashboard_query_runs_and_finds_data(prom: Monitoring) -> None:
-    push_run(prom, time.time())
+    publish_runs(prom, time.time())
     series(prom, "drift_stack_state", 5)
     for query in dashboard_queries(dashboard()):
         promql = re.sub(r"^label_values\((.*), \w+\)$", r"\1", query)  # a variable's series selector
