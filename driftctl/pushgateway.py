@@ -26,7 +26,13 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
-from driftctl.metrics import MetricsParseError, RunInfo, build_exposition, series_from_group
+from driftctl.metrics import (
+    ExpositionError,
+    MetricsParseError,
+    RunInfo,
+    build_exposition,
+    series_from_group,
+)
 from driftctl.model import RunReport, StackSeries
 from driftctl.state import StateCounts, count_states, merge
 
@@ -139,7 +145,7 @@ def publish(
     with _client(options) as client:
         previous, reset_reason = _previous(client, options)
         merged = merge(previous.series, report.results, now, known_stacks, report.removed)
-        body = build_exposition(merged, _run_info(report, now, version))
+        body = _exposition(merged, _run_info(report, now, version))
         receipt = None if options.dry_run else _push(client, options, body)
     return PublishOutcome(
         series=merged,
@@ -162,6 +168,13 @@ def _previous(client: httpx.Client, options: PushOptions) -> tuple[ReadBack, str
             raise
         log.warning("%s; pushing anyway because a reset is allowed", error)
         return ReadBack({}, found=False), str(error)
+
+
+def _exposition(merged: Mapping[str, StackSeries], run: RunInfo) -> bytes:
+    try:
+        return build_exposition(merged, run)
+    except ExpositionError as error:
+        raise PushgatewayError(f"cannot build the metrics to push: {error}") from None
 
 
 def _run_info(report: RunReport, now: float, version: str) -> RunInfo:
@@ -209,7 +222,7 @@ def _push(client: httpx.Client, options: PushOptions, body: bytes) -> PushReceip
 def _refusal(endpoint: _Endpoint, what: str) -> str:
     return endpoint.scrub(
         f"Pushgateway read-back failed: {what}; not pushing, because that would reset every stack's "
-        "drift first-seen time (allow a reset to push anyway)"
+        "drift first-seen time (--allow-reset pushes anyway)"
     )
 
 
@@ -280,9 +293,10 @@ class _Endpoint:
     secrets: tuple[str, ...]
 
     def scrub(self, text: str) -> str:
+        """`text` without credentials, on one line (it ends up as a single line of CLI output)."""
         for secret in self.secrets:
             text = text.replace(secret, MASK)
-        return _URL_USERINFO.sub(MASK + "@", text)
+        return " ".join(_URL_USERINFO.sub(MASK + "@", text).split())
 
 
 def _endpoint(options: PushOptions) -> _Endpoint:

@@ -31,6 +31,7 @@ from driftctl.pushgateway import (
     PublishOutcome,
     PushError,
     PushgatewayConfigError,
+    PushgatewayError,
     PushOptions,
     ReadBackError,
     group_path,
@@ -40,7 +41,17 @@ from driftctl.pushgateway import (
 )
 
 T1, T2, T3, T4 = 1_800_000_000.0, 1_800_086_400.0, 1_800_172_800.0, 1_800_259_200.0
-HOSTILE = ['quo"te', "back\\slash", "new\nline", "ünï/cødé ☃", "with space", "a\\nb", "tab\tx", "nul\x00x"]
+HOSTILE = [
+    "",
+    'quo"te',
+    "back\\slash",
+    "new\nline",
+    "ünï/cødé ☃",
+    "with space",
+    "a\\nb",
+    "tab\tx",
+    "nul\x00x",
+]
 PASSWORD = "s3cret-pa55word"
 TOKEN = "tok-7f3a9c2e51"
 
@@ -425,6 +436,15 @@ def test_a_dry_run_without_a_gateway_shows_a_first_run() -> None:
     outcome = publish(PushOptions(dry_run=True), report([plan("a", State.DRIFTED)], T1), None, version="x")
     assert not outcome.pushed and outcome.series["a"].first_seen == T1
     assert b"drift_stack_first_seen" in outcome.exposition
+
+
+def test_a_stack_id_that_cannot_be_a_label_is_a_publish_error() -> None:
+    with (
+        recording_server({"GET": [EMPTY_ANSWER], "PUT": [Reply(200)]}) as server,
+        pytest.raises(PushgatewayError, match="not valid UTF-8"),
+    ):
+        run(server.url, "j", T1, [plan("dir-\udcff", State.DRIFTED)])
+    assert server.methods() == ["GET"]
 
 
 def test_push_and_read_back_are_usable_on_their_own(gateway: Pushgateway, job: str) -> None:
