@@ -62,13 +62,14 @@ def standin_toolchain() -> dict[str, str]:
             f"{tools_bin / 'terraform'} and installing it failed (exit {done.returncode}): "
             f"{done.stderr.strip()[-300:]}"
         )
+    exports["DRIFTCTL_TOOLS_DIR"] = str(tools_bin.parent)
     return exports
 
 
 @pytest.fixture
 def standin_environ(standin_toolchain: dict[str, str]) -> dict[str, str]:
     """Environment for subprocesses: the stand-in first on PATH, then the real Terraform 1.0.3."""
-    env = clean_environ(os.environ)
-    env.update(standin_toolchain)
-    env["PATH"] = os.pathsep.join([str(STANDIN_DIR), standin_toolchain["PATH"]])
+    tools_bin = str(Path(standin_toolchain["DRIFTCTL_TOOLS_DIR"]) / "bin")
+    env = clean_environ(os.environ, str(STANDIN_DIR), tools_bin)
+    env.update({name: value for name, value in standin_toolchain.items() if name != "PATH"})
     return env

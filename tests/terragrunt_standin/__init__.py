@@ -6,13 +6,17 @@ Fixtures that also provide the real Terraform are in tests/standin_fixtures.py.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 STANDIN_DIR = Path(__file__).resolve().parent
 STANDIN = STANDIN_DIR / "terragrunt"
+# The stand-in's `#!/usr/bin/env python3` must find a Python with python-hcl2: the one running the tests.
+PYTHON_DIR = str(Path(sys.executable).parent)
 
 # Settings a developer's shell may hold that would change what the stand-in or terraform does.
 _SCRUBBED_PREFIXES = (
@@ -27,13 +31,19 @@ _SCRUBBED_PREFIXES = (
 _SCRUBBED_NAMES = frozenset({"TF_INPUT", "TF_IN_AUTOMATION", "TF_WORKSPACE"})
 
 
-def clean_environ(base: Mapping[str, str]) -> dict[str, str]:
-    """`base` without Terragrunt/Terraform settings that would change a test's outcome."""
-    return {
+def clean_environ(base: Mapping[str, str], *path_first: str) -> dict[str, str]:
+    """`base` without Terragrunt/Terraform settings that would change a test's outcome.
+
+    PATH becomes `path_first`, then this interpreter's directory (for the stand-in's python3), then
+    base's PATH.
+    """
+    env = {
         name: value
         for name, value in base.items()
         if not name.startswith(_SCRUBBED_PREFIXES) and name not in _SCRUBBED_NAMES
     }
+    env["PATH"] = os.pathsep.join([*path_first, PYTHON_DIR, base.get("PATH", os.defpath)])
+    return env
 
 
 def terraform_path(environ: Mapping[str, str]) -> str:
