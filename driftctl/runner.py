@@ -74,7 +74,8 @@ def tool_environment(options: RunnerOptions) -> dict[str, str]:
             {
                 "TG_NON_INTERACTIVE": "true",
                 "TERRAGRUNT_NON_INTERACTIVE": "true",
-                # terragrunt >= 0.67 otherwise wraps stdout in log lines, which breaks `show -json`
+                # terragrunt >= 0.67 otherwise wraps every plan line in its own log format; logs
+                # stay terraform's own text (`-json` output is forwarded raw either way)
                 "TG_TF_FORWARD_STDOUT": "true",
                 "TERRAGRUNT_FORWARD_TF_STDOUT": "true",
             }

@@ -108,11 +108,13 @@ def test_bad_pushgateway_settings_fail_before_any_plan(live: Path) -> None:
 
 
 def test_credentials_never_printed(live: Path) -> None:
-    env = dict(os.environ, DRIFTCTL_PUSHGATEWAY_PASSWORD="hunter2-secret", DRIFTCTL_PUSHGATEWAY_USERNAME="ops")
+    env = dict(os.environ, DRIFTCTL_PUSHGATEWAY_PASSWORD="hunter2-secret")
+    env["DRIFTCTL_PUSHGATEWAY_USERNAME"] = "ops"
     with recording_server({"GET": [Reply(503, b"down")]}) as server:
+        with_userinfo = server.url.replace("//", "//ops:urlsecret99@")
         from_env = _plan(live, "--push", "--pushgateway", server.url, env=env)
-        in_url = _plan(live, "--push", "--pushgateway", server.url.replace("//", "//ops:urlsecret99@"))
-        both = _plan(live, "--push", "--pushgateway", server.url.replace("//", "//ops:urlsecret99@"), env=env)
+        in_url = _plan(live, "--push", "--pushgateway", with_userinfo)
+        both = _plan(live, "--push", "--pushgateway", with_userinfo, env=env)
     assert (from_env[0], in_url[0], both[0]) == (1, 1, 3)
     for _, stderr in (from_env, in_url, both):
         assert "hunter2-secret" not in stderr and "urlsecret99" not in stderr
