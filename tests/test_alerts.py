@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pushgateway_server import NO_PROMTOOL, PROMTOOL_BINARY
 
@@ -222,6 +222,7 @@ awkward_text = st.text(
 ).filter(lambda text: text.isprintable() and text.strip() != "")
 
 
+@settings(deadline=None)  # the first example pays for imports; a loaded CI box is slow
 @given(job=awkward_text, path=awkward_text.filter(lambda text: "#" not in text))
 def test_any_job_and_url_survive_the_yaml_quoting(job: str, path: str) -> None:
     base = "https://example.org/" + path
