@@ -44,8 +44,8 @@ _ERROR_PATTERNS: tuple[tuple[ErrorKind, re.Pattern[str]], ...] = (
             r"connection reset|connection refused|i/o timeout|TLS handshake timeout|no such host|"
             r"network is unreachable|dial tcp|context deadline exceeded|unexpected EOF|broken pipe|"
             r"Failed to (query|install) (available )?provider|could not (download|retrieve)|"
-            r"error downloading|Failed to download|registry\.(terraform|opentofu)\.io|"
-            r"429 Too Many Requests|Too Many Requests|rate ?limit|Throttl|RequestLimitExceeded|"
+            r"error downloading|Failed to download|"
+            r"Too ?Many ?Requests|StatusCode:? ?429|rate ?limit|Rate exceeded|Throttl|RequestLimitExceeded|"
             r"SlowDown|503 Service Unavailable|502 Bad Gateway|504 Gateway Time-?out|timed out",
             re.IGNORECASE,
         ),

@@ -7,6 +7,7 @@ so a bad value is rejected the same way wherever it came from, naming its source
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ def parse_duration(value: object) -> float:
         if not match:
             raise ValueError(f"expected a duration such as 90s, 30m or 1h, got {value!r}")
         seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    if seconds <= 0:
+    if not 0 < seconds < math.inf:
         raise ValueError(f"must be greater than zero, got {value!r}")
     return seconds
 
@@ -122,7 +123,7 @@ def _positive_float(value: object) -> float:
         number = float(str(value)) if not isinstance(value, bool) else float("nan")
     except ValueError:
         raise ValueError(f"expected a number, got {value!r}") from None
-    if not number > 0:
+    if not 0 < number < math.inf:
         raise ValueError(f"must be a number greater than zero, got {value!r}")
     return number
 
@@ -281,24 +282,42 @@ def _from_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        reason = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"{where}: invalid YAML: {reason}") from None
-    if data is None:
+        raise ConfigError(
+            f"{path}:{_error_line(error, text)}: invalid YAML: {_error_reason(error)}"
+        ) from None
+    if node is None:
         return {}
-    if not isinstance(data, dict) or node is None:
+    if not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{path}: expected a mapping of option names to values")
-    lines = {key.value: key.start_mark.line + 1 for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
     values: dict[str, Any] = {}
-    for key, value in data.items():
-        where = f"{path}:{lines.get(str(key), 1)}"
-        name = str(key).replace("-", "_")
+    # keys are read from the nodes, as written: YAML 1.1 would turn `on:` or `yes:` into booleans
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        where = f"{path}:{key_node.start_mark.line + 1}"
+        name = key.replace("-", "_")
         if name not in _PARSERS or name == "root":
             raise ConfigError(f"{where}: {key}: unknown option")
+        try:
+            value = yaml.SafeLoader("").construct_object(value_node, deep=True)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{where}: invalid YAML: {_error_reason(error)}") from None
         values[name] = _parse(f"{where}: {key}", name, value)
     return values
+
+
+def _error_line(error: yaml.YAMLError, text: str) -> int:
+    mark = getattr(error, "problem_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    position = getattr(error, "position", None)  # a ReaderError (control character) has only this
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+
+
+def _error_reason(error: yaml.YAMLError) -> str:
+    reason = getattr(error, "problem", None) or getattr(error, "reason", None) or type(error).__name__
+    return " ".join(str(reason).split())

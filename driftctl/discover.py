@@ -73,8 +73,17 @@ def matches_any(stack: str, patterns: Iterable[str]) -> bool:
 
 def _matches(stack: str, pattern: str) -> bool:
     if pattern.endswith("/"):
-        return pattern.rstrip("/") in stack.split("/")
+        return _has_segments(stack.split("/"), pattern.rstrip("/").split("/"))
     return fnmatch.fnmatchcase(stack, pattern) or fnmatch.fnmatchcase(stack, pattern.rstrip("/") + "/*")
+
+
+def _has_segments(parts: list[str], wanted: list[str]) -> bool:
+    """Whether `wanted` (globs, one per directory) matches a run of consecutive `parts`."""
+    width = len(wanted)
+    return any(
+        all(fnmatch.fnmatchcase(p, g) for p, g in zip(parts[start : start + width], wanted, strict=True))
+        for start in range(len(parts) - width + 1)
+    )
 
 
 def filter_stacks(stacks: Sequence[Stack], include: Sequence[str], exclude: Sequence[str]) -> list[Stack]:

@@ -11,19 +11,21 @@ from collections.abc import Mapping
 
 MASK = "***"
 _SECRET_ENV_NAME = re.compile(
-    r"TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL|AUTH", re.IGNORECASE
+    r"TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL|(?:^|_)AUTH(?:_|$)",
+    re.IGNORECASE,
 )
 _MIN_SECRET_LENGTH = 6  # shorter env values ("1", "true") would mask ordinary words
 _PATTERNS = (
     re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in URLs
     re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
     re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}\b"),  # GitHub tokens
+    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}\b"),  # GitHub fine-grained tokens
     re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"),  # GitLab tokens
     re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),  # Slack tokens
     re.compile(r"(?<=Bearer )[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE),
     re.compile(
-        r"((?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\"']?\s*[:=]\s*[\"']?)"
-        r"([^\s\"',}]{4,})",
+        r"((?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\"']?\s*[:=]\s*)"
+        r"(\"[^\"]{4,}\"|'[^']{4,}'|[^\s\"',}]{4,})",
         re.IGNORECASE,
     ),
 )
@@ -62,5 +64,9 @@ class Redactor:
 
 
 def _mask_match(match: re.Match[str]) -> str:
-    # key = value patterns keep the key so a reader still knows what was there
-    return match.group(1) + MASK if match.re.groups >= 2 else MASK
+    if match.re.groups < 2:
+        return MASK
+    # key = value patterns keep the key and the quotes, so a reader still knows what was there
+    value = match.group(2)
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{match.group(1)}{quote}{MASK}{quote}"

@@ -57,11 +57,14 @@ class PlainView:
     def started(self, stack: Stack, attempt: int) -> None:
         if attempt > 1:
             with self._lock:
-                self._console.print(Text(f"retry    {stack.id}  attempt {attempt}", style="dim"))
+                self._console.print(
+                    Text(f"retry    {stack.id}  attempt {attempt}", style="dim"), soft_wrap=True
+                )
 
     def finished(self, result: PlanResult) -> None:
         with self._lock:
-            self._console.print(result_line(result))
+            # one line per stack however long its id, so `grep drifted` finds the whole line
+            self._console.print(result_line(result), soft_wrap=True)
 
     def __enter__(self) -> PlainView:
         return self

@@ -34,11 +34,13 @@ def terraform_env() -> Iterator[dict[str, str]]:
     printed = subprocess.run(
         ["bash", str(REPO / "ci" / "install-test-tools")], check=True, capture_output=True, text=True
     ).stdout
-    env: dict[str, str] = {}
-    for line in printed.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = value.strip("'").replace('"$PATH"', os.environ["PATH"])
-    yield env
+    exported = dict(line.removeprefix("export ").partition("=")[::2] for line in printed.splitlines())
+    tools = exported["DRIFTCTL_TOOLS_DIR"].strip("'")
+    yield {
+        "DRIFTCTL_TOOLS_DIR": tools,
+        "TF_CLI_CONFIG_FILE": exported["TF_CLI_CONFIG_FILE"].strip("'"),
+        "PATH": f"{tools}/bin{os.pathsep}{os.environ['PATH']}",
+    }
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ def tf_environ(terraform_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -
 
 def terraform_binary(environ: dict[str, str]) -> str:
     found = shutil.which("terraform", path=environ["PATH"])
-    assert found is not None
+    assert found == f"{environ['DRIFTCTL_TOOLS_DIR']}/bin/terraform", f"not the pinned Terraform: {found}"
     return found
 
 

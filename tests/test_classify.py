@@ -664,24 +664,10 @@ def test_error_kind_from_real_stderr(stderr: str, kind: ErrorKind) -> None:
         pytest.param(INCONSISTENT_FINAL_PLAN, ErrorKind.UNKNOWN, id="provider-bug"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: NETWORK's `registry\\.(terraform|opentofu)\\.io` matches every provider address, so "
-    "errors that merely name a provider (real TF 1.11 `Inconsistent dependency lock file`, "
-    "`Missing required provider`, `Provider produced inconsistent final plan`) are classified "
-    "network and retried as transient",
-)
 def test_errors_naming_a_provider_address_are_not_network(stderr: str, kind: ErrorKind) -> None:
     assert error_kind(lines(stderr)) is kind
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: HTTP 429 is only recognised as `429 Too Many Requests`/`Too Many Requests`; the AWS SDK "
-    "v2 form (`StatusCode: 429, ... TooManyRequestsException: Rate exceeded`) is UNKNOWN, not retried",
-)
 def test_aws_sdk_429_is_network() -> None:
     assert error_kind(lines(AWS_TOO_MANY_REQUESTS)) is ErrorKind.NETWORK
 

@@ -273,12 +273,6 @@ def test_unknown_key_names_key_and_line(tmp_path: Path, text: str, line: int, ke
     assert message == f"{tmp_path / CONFIG_FILE}:{line}: {key}: unknown option"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: YAML 1.1 boolean keys (on/yes/no) become True/False: the error names `True` "
-    "and falls back to line 1 because the line table is keyed by the key's source text",
-)
 def test_unknown_boolean_like_key_names_its_text_and_line(tmp_path: Path) -> None:
     message = config_error(tmp_path, "job: x\nbase: main\non: push\n")
 
@@ -302,24 +296,12 @@ def test_invalid_yaml_names_file_and_line(tmp_path: Path, text: str, line: int) 
     assert message.startswith(f"{tmp_path / CONFIG_FILE}:{line}: invalid YAML: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: a control character raises yaml.ReaderError, which has no problem/problem_mark: "
-    "the message spans two lines and names no line",
-)
 def test_control_character_error_is_one_line_with_the_line(tmp_path: Path) -> None:
     message = config_error(tmp_path, "job: x\nbase: a\x07b\n")
 
     assert message.startswith(f"{tmp_path / CONFIG_FILE}:2: invalid YAML: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="BUG: read_text raises UnicodeDecodeError (a ValueError, not OSError) for a non-UTF-8 "
-    "file, so it escapes as a traceback instead of a ConfigError",
-)
 def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / CONFIG_FILE).write_bytes(b"job: m\xfcller\n")
 
@@ -327,11 +309,6 @@ def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
         load_at(tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: parse_duration checks `seconds <= 0`, which NaN passes: `timeout: .nan` is accepted",
-)
 def test_nan_duration_is_rejected(tmp_path: Path) -> None:
     message = config_error(tmp_path, "timeout: .nan\n")
 

@@ -355,13 +355,6 @@ def test_plain_view_lines_are_whole_under_concurrency() -> None:
     assert sorted(lines) == sorted(result_line(plan).plain for plan in results)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: PlainView prints through rich's wrapping: on a non-terminal stderr Console (80 columns, "
-    "as cli.run_plan builds it) a long stack id splits one result over several lines, so `grep drifted` "
-    "loses the stack; print with soft_wrap=True",
-)
 def test_plain_view_never_wraps_a_result() -> None:
     console, stream = plain_console(width=80)
     plan = result(

@@ -472,12 +472,6 @@ def test_write_atomic_of_a_real_report(tmp_path: Path) -> None:
     jsonschema.validate(json.loads(target.read_text(encoding="utf-8")), REPORT_SCHEMA)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: mkstemp creates the file 0600 and the rename keeps it, so the report ignores the "
-    "umask (and an existing report's mode): other users/CI steps cannot read it",
-)
 def test_write_atomic_respects_the_umask(tmp_path: Path) -> None:
     target = tmp_path / "report.json"
     old = os.umask(0o022)
