@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from driftctl import __version__, config, pipeline, render
+from driftctl import alerts as alert_rules
 from driftctl import report as report_format
 from driftctl.model import ExitCode, Selection
 
@@ -65,7 +66,8 @@ def _given(ctx: click.Context) -> dict[str, object]:
 
 def _load(ctx: click.Context) -> config.Config:
     config_file = ctx.params.get("config_file")
-    return config.load(_given(ctx), os.environ, Path(config_file) if config_file else None)
+    flag_names = {p.name: p.opts[0] for p in ctx.command.params if p.name and p.opts}
+    return config.load(_given(ctx), os.environ, Path(config_file) if config_file else None, flag_names)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -128,6 +130,46 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, **_: ob
     selection = pipeline.select(cfg, paths)
     outcome = run_plan(cfg, selection)
     ctx.exit(int(outcome.exit_code))
+
+
+@cli.group()
+def alerts() -> None:
+    """Prometheus alert rules for driftctl's metrics."""
+
+
+@alerts.command("render")
+@click.option("--root", type=click.Path(file_okay=False), help="Where .driftctl.yaml is.  [default: .]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
+@click.option("--stale-hours", "alert_stale_hours", type=float, help="Heartbeat age that alerts.  [26]")
+@click.option(
+    "--unaddressed-hours", "alert_unaddressed_hours", type=float, help="Drift age that alerts.  [72]"
+)
+@click.option("--many-stacks", "alert_many_stacks", type=int, help="Drifted stacks that alert.  [10]")
+@click.option("--erroring-runs", "alert_erroring_runs", type=int, help="Consecutive errored runs.  [3]")
+@click.option("--runbook-url", "alert_runbook_url", help="Base URL of docs/runbook.md.")
+@click.option("--job", help="The Pushgateway job the rules watch.  [default: drift-detection]")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="[default: stdout]")
+@click.pass_context
+def alerts_render(ctx: click.Context, /, output: Path | None, **_: object) -> None:
+    """Write the alert rules with thresholds from flags or .driftctl.yaml."""
+    cfg = _load(ctx)
+    try:
+        text = alert_rules.render_rules(
+            alert_rules.AlertThresholds(
+                stale_hours=cfg.alert_stale_hours,
+                unaddressed_hours=cfg.alert_unaddressed_hours,
+                many_stacks=cfg.alert_many_stacks,
+                erroring_runs=cfg.alert_erroring_runs,
+                runbook_base_url=cfg.alert_runbook_url or alert_rules.DEFAULT_RUNBOOK_BASE_URL,
+                job=cfg.job,
+            )
+        )
+    except ValueError as error:
+        raise config.ConfigError(str(error)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        report_format.write_atomic(output, text)
 
 
 def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:

@@ -244,16 +244,24 @@ def load(
     flags: Mapping[str, object],
     environ: Mapping[str, str],
     config_file: Path | None = None,
+    flag_names: Mapping[str, str] | None = None,
 ) -> Config:
-    """Merge the sources; `flags` holds only the options given on the command line."""
+    """Merge the sources; `flags` holds only the options given on the command line.
+
+    `flag_names` maps a key to the flag the user typed, for error messages (default `--key-name`).
+    """
+    names = dict(flag_names or {})
     values: dict[str, Any] = {}
     env_values = _from_env(environ)
-    root = _parse("--root", "root", flags["root"]) if "root" in flags else env_values.get("root", Path())
+    root = _parse(names.get("root", "--root"), "root", flags["root"]) if "root" in flags else None
+    root = root if root is not None else env_values.get("root", Path())
     file = config_file if config_file is not None else root / CONFIG_FILE
     if config_file is not None or file.is_file():
         values.update(_from_file(file))
     values.update(env_values)
-    values.update({key: _parse(f"--{key.replace('_', '-')}", key, v) for key, v in flags.items()})
+    values.update(
+        {key: _parse(names.get(key, f"--{key.replace('_', '-')}"), key, v) for key, v in flags.items()}
+    )
     values.setdefault("root", root)
     return Config(**values)
 

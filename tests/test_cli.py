@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import driftctl
+from conftest import REPO, driftctl
 
 
 def test_stacks_lists_ids_one_per_line(live: Path) -> None:
@@ -152,3 +152,25 @@ def test_interrupt_stops_running_plans(tmp_path: Path, sig: signal.Signals, code
     while Path(f"/proc/{tool_pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{tool_pid}").exists(), "the tool outlived driftctl"
+
+
+def test_alerts_render_defaults_are_the_shipped_rules() -> None:
+    result = driftctl("alerts", "render")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (REPO / "alerts" / "drift.rules.yml").read_text()
+
+
+def test_alerts_render_takes_thresholds_from_flags_and_config(tmp_path: Path) -> None:
+    (tmp_path / ".driftctl.yaml").write_text("alert_many_stacks: 4\njob: nightly-drift\n")
+    output = tmp_path / "rules.yml"
+    result = driftctl("alerts", "render", "--root", str(tmp_path), "--stale-hours", "50", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    rules = output.read_text()
+    assert 'drift_stack_count{job="nightly-drift"} > 4' in rules
+    assert "> 50 * 3600" in rules
+
+
+def test_alerts_render_rejects_bad_thresholds() -> None:
+    result = driftctl("alerts", "render", "--many-stacks", "0")
+    assert result.returncode == 3
+    assert result.stderr.strip() == "driftctl: --many-stacks: must be at least 1, got 0"
