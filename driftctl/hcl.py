@@ -74,17 +74,26 @@ class IncludeLocal:
 
 
 @dataclass(frozen=True)
+class ConfigLocal:
+    """`local.<config>.locals.<name>` where `local.<config> = read_terragrunt_config(...)`."""
+
+    config: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Opaque:
     """Anything else (variables, conditionals, other functions): unknown text, kept for messages."""
 
     text: str
 
 
-Part = Lit | Call | LocalVar | IncludeLocal | Opaque
+Part = Lit | Call | LocalVar | IncludeLocal | ConfigLocal | Opaque
 # the parts concatenate: `"${get_terragrunt_dir()}/../x"` is (Call("get_terragrunt_dir"), Lit("/../x"))
 PathExpr = tuple[Part, ...]
 
-# functions evaluated statically; `path.module` is Terraform's, modelled as a call
+# functions evaluated statically; `path.module` is Terraform's, modelled as a call;
+# read_terragrunt_config is kept as a call so that `local.x.locals.y` can be followed into the file
 PATH_FUNCTIONS = frozenset(
     {
         "get_terragrunt_dir",
@@ -97,6 +106,7 @@ PATH_FUNCTIONS = frozenset(
         "find_in_parent_folders",
         "dirname",
         "path.module",
+        "read_terragrunt_config",
     }
 )
 
@@ -255,16 +265,21 @@ def _terragrunt_block_refs(kind: str, labels: tuple[str, ...], body: Tree[Token]
 
 def _read_calls(tree: Tree[Token], text: str) -> Iterator[Ref]:
     """Every call of a read function, wherever it is (locals, inputs, generate blocks, nested calls)."""
-    for node in tree.iter_subtrees():
+    # a plain depth-first walk: lark's iter_subtrees de-duplicates by id and costs several times more
+    pending = [tree]
+    while pending:
+        node = pending.pop()
         if node.data == "function_call":
             name = _function_name(node)
             kind = READ_FUNCTIONS.get(name or "")
-            arguments = _arguments(node)
+            arguments = _arguments(node) if kind is not None else []
             if name and kind is not None and arguments:
                 yield Ref(kind, _path_expr(arguments[0], text), _source(node, text), _line(node), name)
-        for token in node.children:
-            if isinstance(token, Token) and token.type in _OPAQUE_TOKENS:
-                yield from _heredoc_reads(token)
+        for child in node.children:
+            if isinstance(child, Tree):
+                pending.append(child)
+            elif child.type in _OPAQUE_TOKENS:
+                yield from _heredoc_reads(child)
 
 
 def _heredoc_reads(token: Token) -> Iterator[Ref]:
@@ -334,6 +349,8 @@ def _traversal(names: tuple[str, ...] | None) -> Part | None:
         return LocalVar(names[1])
     if len(names) == 4 and names[0] == "include" and names[2] == "locals":
         return IncludeLocal(names[1], names[3])
+    if len(names) == 4 and names[0] == "local" and names[2] == "locals":
+        return ConfigLocal(names[1], names[3])
     if names == ("path", "module"):
         return Call("path.module")
     return None
