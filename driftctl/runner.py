@@ -139,14 +139,14 @@ def plan_stack(
     name = log_name(stack)
     log_path = options.log_dir / f"{name}.log"
     plan_file = options.log_dir / f"{name}.tfplan"
-    redactor = Redactor(options.environ)
     attempt = 0
     with log_path.open("w", encoding="utf-8") as log:
+        job = _StackJob(stack, options, plan_file, log, Redactor(options.environ), cancel)
         while True:
             attempt += 1
             if observer is not None:
                 observer.started(stack, attempt)
-            outcome = _attempt(stack, options, plan_file, log, redactor, cancel)
+            outcome = job.attempt()
             kind = classify.error_kind(outcome.stderr_tail, outcome.timed_out)
             retry = (
                 outcome.exit_code not in (0, 2)
@@ -161,7 +161,7 @@ def plan_stack(
             log.flush()
             if cancel.wait(delay):
                 break
-        result = _result(stack, options, outcome, kind, plan_file, log, redactor, cancel)
+        result = job.classified(outcome, kind)
     plan_file.unlink(missing_ok=True)  # it holds every planned value, secrets included
     finished = time.monotonic()
     final = PlanResult(
@@ -188,69 +188,58 @@ class _Classified:
     error: PlanError | None = None
 
 
-def _attempt(
-    stack: Stack,
-    options: RunnerOptions,
-    plan_file: Path,
-    log: IO[str],
-    redactor: Redactor,
-    cancel: threading.Event,
-) -> CommandOutcome:
-    env = tool_environment(options)
-    if options.init and options.tool is not Tool.TERRAGRUNT and not (stack.path / ".terraform").is_dir():
-        # terragrunt auto-inits; plain terraform/tofu needs an explicit init in a fresh checkout
-        init = [options.binary, "init", "-input=false", "-no-color"]
-        outcome = run_command(init, stack.path, env, log, redactor, options, cancel)
-        if outcome.exit_code != 0:
-            return outcome
-    return run_command(plan_command(options, plan_file), stack.path, env, log, redactor, options, cancel)
+@dataclass(frozen=True)
+class _StackJob:
+    """What every command of one stack's plan shares: where it runs, where its output goes."""
 
+    stack: Stack
+    options: RunnerOptions
+    plan_file: Path
+    log: IO[str]
+    redactor: Redactor
+    cancel: threading.Event
 
-def _result(
-    stack: Stack,
-    options: RunnerOptions,
-    outcome: CommandOutcome,
-    kind: ErrorKind,
-    plan_file: Path,
-    log: IO[str],
-    redactor: Redactor,
-    cancel: threading.Event,
-) -> _Classified:
-    if outcome.exit_code is None or outcome.timed_out:
-        return _Classified(State.ERRORED, error=PlanError(kind, _error_message(outcome, options)))
-    state = classify.state_for_exit(outcome.exit_code)
-    if state is State.ERRORED:
-        return _Classified(state, error=PlanError(kind, _error_message(outcome, options)))
-    if state is State.CLEAN:
-        return _Classified(state)
-    summary = _read_plan(stack, options, plan_file, log, redactor, cancel)
-    resources = summary.resources if summary else ResourceCounts()
-    return _Classified(classify.final_state(summary, options.outputs_count_as_drift), resources)
-
-
-def _read_plan(
-    stack: Stack,
-    options: RunnerOptions,
-    plan_file: Path,
-    log: IO[str],
-    redactor: Redactor,
-    cancel: threading.Event,
-) -> classify.PlanSummary | None:
-    """Counts from `show -json`; None (still drifted, counts unknown) when the plan cannot be read."""
-    command = [options.binary, "show", "-json", "-no-color", str(plan_file)]
-    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=options.log_dir) as stdout:
-        outcome = run_command(
-            command, stack.path, tool_environment(options), log, redactor, options, cancel, stdout=stdout
+    def run(self, command: Sequence[str], stdout: IO[str] | None = None) -> CommandOutcome:
+        env = tool_environment(self.options)
+        return run_command(
+            command, self.stack.path, env, self.log, self.redactor, self.options, self.cancel, stdout
         )
-        if outcome.exit_code != 0:
-            log.write("# driftctl: `show -json` failed; resource counts unknown\n")
-            return None
-        stdout.seek(0)
-        try:
-            return classify.summarize(classify.parse_plan_json(stdout.read()))
-        except classify.PlanFormatError as error:
-            log.write(f"# driftctl: {error}; resource counts unknown\n")
-            return None
+
+    def attempt(self) -> CommandOutcome:
+        options = self.options
+        fresh = not (self.stack.path / ".terraform").is_dir()
+        if options.init and options.tool is not Tool.TERRAGRUNT and fresh:
+            # terragrunt auto-inits; plain terraform/tofu needs an explicit init in a fresh checkout
+            outcome = self.run([options.binary, "init", "-input=false", "-no-color"])
+            if outcome.exit_code != 0:
+                return outcome
+        return self.run(plan_command(options, self.plan_file))
+
+    def classified(self, outcome: CommandOutcome, kind: ErrorKind) -> _Classified:
+        if outcome.exit_code is None or outcome.timed_out:
+            return _Classified(State.ERRORED, error=PlanError(kind, _error_message(outcome, self.options)))
+        state = classify.state_for_exit(outcome.exit_code)
+        if state is State.ERRORED:
+            return _Classified(state, error=PlanError(kind, _error_message(outcome, self.options)))
+        if state is State.CLEAN:
+            return _Classified(state)
+        summary = self.read_plan()
+        resources = summary.resources if summary else ResourceCounts()
+        return _Classified(classify.final_state(summary, self.options.outputs_count_as_drift), resources)
+
+    def read_plan(self) -> classify.PlanSummary | None:
+        """Counts from `show -json`; None (still drifted, counts unknown) when the plan cannot be read."""
+        command = [self.options.binary, "show", "-json", "-no-color", str(self.plan_file)]
+        with tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.options.log_dir) as stdout:
+            if self.run(command, stdout=stdout).exit_code != 0:
+                self.log.write("# driftctl: `show -json` failed; resource counts unknown\n")
+                return None
+            stdout.seek(0)
+            try:
+                return classify.summarize(classify.parse_plan_json(stdout.read()))
+            except classify.PlanFormatError as error:
+                self.log.write(f"# driftctl: {error}; resource counts unknown\n")
+                return None
 
 
 def _error_message(outcome: CommandOutcome, options: RunnerOptions) -> str:
