@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, discover, pushgateway, report
+from driftctl import __version__, discover, pushgateway, report, schedule
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
@@ -127,6 +127,17 @@ def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.Push
     return options
 
 
+def previous_durations(options: pushgateway.PushOptions | None) -> dict[str, float | None]:
+    """Each stack's last plan duration from the gateway, to start the slow ones first; best effort."""
+    if options is None or options.url is None:
+        return {}
+    try:
+        previous = pushgateway.read_back(options)
+    except pushgateway.PushgatewayError:
+        return {}  # the publish step reads back again after the plans and reports the failure then
+    return {stack: series.duration_seconds for stack, series in previous.series.items()}
+
+
 def publish(
     options: pushgateway.PushOptions, run: RunReport, selection: Selection
 ) -> tuple[pushgateway.PublishOutcome | None, str | None]:
@@ -159,7 +170,8 @@ def plan(
     """
     binary, metrics = preflight(config, environ)
     started = datetime.now(timezone.utc)
-    results = run_plans(selection.stacks, runner_options(config, binary, log_dir), observer, cancel)
+    order = schedule.longest_first(selection.stacks, previous_durations(metrics))
+    results = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
     run = RunReport(
         started_at=started,
         finished_at=datetime.now(timezone.utc),

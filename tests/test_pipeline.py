@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,9 @@ from pushgateway_server import (
     recording_server,
     running_pushgateway,
 )
+
+from driftctl import config, pipeline
+from driftctl.model import PlanResult, Stack
 
 
 @pytest.fixture
@@ -119,3 +124,36 @@ def test_credentials_never_printed(live: Path) -> None:
     for _, stderr in (from_env, in_url, both):
         assert "hunter2-secret" not in stderr and "urlsecret99" not in stderr
     assert "read-back failed" in in_url[1]
+
+
+class _StartOrder:
+    def __init__(self) -> None:
+        self.stacks: list[str] = []
+
+    def started(self, stack: Stack, attempt: int) -> None:
+        self.stacks.append(stack.id)
+
+    def finished(self, result: PlanResult) -> None:
+        pass
+
+
+def test_second_run_starts_the_slowest_stacks_first(tmp_path: Path, gateway: Pushgateway) -> None:
+    fake = tmp_path / "terraform"
+    fake.write_text(
+        f"#!{sys.executable}\nimport os, time\n"
+        "time.sleep({'fast': 0.05, 'slow': 0.6, 'middle': 0.3}[os.path.basename(os.getcwd())])\n"
+    )
+    fake.chmod(0o755)
+    for name in ("fast", "middle", "slow"):
+        (tmp_path / "live" / name).mkdir(parents=True)
+        (tmp_path / "live" / name / "main.tf").write_text("")
+    cfg = config.load(
+        {"root": str(tmp_path / "live"), "tool": "terraform", "tool_binary": str(fake), "parallelism": 1},
+        {},
+    )
+    cfg = replace(cfg, push=True, pushgateway_url=gateway.url, init=False)
+    for expected in (["fast", "middle", "slow"], ["slow", "middle", "fast"]):
+        seen = _StartOrder()
+        outcome = pipeline.plan(cfg, pipeline.select(cfg), tmp_path / "logs", observer=seen, environ={})
+        assert outcome.published is not None and outcome.published.pushed
+        assert seen.stacks == expected
