@@ -149,6 +149,12 @@ def toplevel(directory: Path) -> Path:
     return Path(os.fsdecode(result.out.rstrip(b"\n")))
 
 
+def common_dir(top: Path) -> Path:
+    """The git directory shared by the repository's worktrees: where driftctl may keep a cache."""
+    path = Path(os.fsdecode(_git(top, "rev-parse", "--git-common-dir").rstrip(b"\n")))
+    return path if path.is_absolute() else top / path
+
+
 def rev_parse(top: Path, revision: str) -> str | None:
     """The commit a revision names, or None when this clone does not have it."""
     if revision.startswith("-"):  # never let a ref be taken for an option

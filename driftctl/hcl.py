@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import importlib.metadata
 import json
 import multiprocessing
 import os
@@ -19,6 +20,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import hcl2
 from lark import Token, Tree
@@ -454,18 +456,121 @@ def _line(node: Tree[Token]) -> int:
     return 0 if node.meta.empty else node.meta.line
 
 
+# ---- the stored form of FileRefs, for the cache kept between runs ----
+
+# bump whenever what is extracted changes: stored entries of another version are ignored
+STORE_VERSION = 1
+try:
+    _PARSER_VERSION = importlib.metadata.version("python-hcl2")
+except importlib.metadata.PackageNotFoundError:  # vendored or run from a checkout
+    _PARSER_VERSION = "unknown"
+
+
+def encode(value: FileRefs | ParseFailure) -> object:
+    """A JSON-able form of a parse result."""
+    if isinstance(value, ParseFailure):
+        return {"failure": value.message}
+    return {
+        "refs": [[r.kind.value, _encode_expr(r.expr), r.text, r.line, r.name] for r in value.refs],
+        "locals": {name: _encode_expr(expr) for name, expr in value.locals.items()},
+    }
+
+
+def decode(data: object) -> FileRefs | ParseFailure:
+    """The inverse of `encode`; ValueError for anything it would not have produced."""
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    if "failure" in data:
+        return ParseFailure(_str(data["failure"]))
+    refs = tuple(_decode_ref(item) for item in _list(data.get("refs")))
+    local_exprs = data.get("locals")
+    if not isinstance(local_exprs, dict):
+        raise ValueError("locals is not an object")
+    return FileRefs(refs, {_str(name): _decode_expr(expr) for name, expr in local_exprs.items()})
+
+
+def _encode_expr(expr: PathExpr) -> list[object]:
+    encoded: list[object] = []
+    for part in expr:
+        if isinstance(part, Lit):
+            encoded.append(["L", part.text])
+        elif isinstance(part, Call):
+            encoded.append(["C", part.name, [_encode_expr(arg) for arg in part.args]])
+        elif isinstance(part, LocalVar):
+            encoded.append(["V", part.name])
+        elif isinstance(part, IncludeLocal):
+            encoded.append(["I", part.label, part.name])
+        elif isinstance(part, ConfigLocal):
+            encoded.append(["G", part.config, part.name])
+        else:
+            encoded.append(["O", part.text])
+    return encoded
+
+
+def _decode_expr(data: object) -> PathExpr:
+    parts: list[Part] = []
+    for item in _list(data):
+        fields = _list(item)
+        tag, size = (fields[0], len(fields)) if fields else (None, 0)
+        if tag == "L" and size == 2:
+            parts.append(Lit(_str(fields[1])))
+        elif tag == "C" and size == 3:
+            parts.append(Call(_str(fields[1]), tuple(_decode_expr(arg) for arg in _list(fields[2]))))
+        elif tag == "V" and size == 2:
+            parts.append(LocalVar(_str(fields[1])))
+        elif tag == "I" and size == 3:
+            parts.append(IncludeLocal(_str(fields[1]), _str(fields[2])))
+        elif tag == "G" and size == 3:
+            parts.append(ConfigLocal(_str(fields[1]), _str(fields[2])))
+        elif tag == "O" and size == 2:
+            parts.append(Opaque(_str(fields[1])))
+        else:
+            raise ValueError(f"unknown part {tag!r}")
+    return tuple(parts)
+
+
+def _decode_ref(data: object) -> Ref:
+    kind, expr, text, line, name = _list(data)
+    if not isinstance(line, int) or isinstance(line, bool):
+        raise ValueError("line is not an integer")
+    return Ref(RefKind(_str(kind)), _decode_expr(expr), _str(text), line, _str(name))
+
+
+def _list(data: object) -> list[object]:
+    if not isinstance(data, list):
+        raise ValueError("not a list")
+    return data
+
+
+def _str(data: object) -> str:
+    if not isinstance(data, str):
+        raise ValueError("not a string")
+    return data
+
+
 # ---- reading files (I/O), with a per-content cache and parallel parsing of many files ----
 
 _PARALLEL_AT = 64  # below this, starting worker processes costs more than it saves
 
 
 class RefCache:
-    """Parses each file once per run; files with identical bytes (copied stacks) share one parse."""
+    """Parses each file once; files with identical bytes (copied stacks) share one parse.
 
-    def __init__(self, workers: int | None = None) -> None:
+    With a `store` file, results are also kept between runs, keyed by content: python-hcl2 costs a
+    few milliseconds per file, which for thousands of stacks is most of a selection's time.
+    """
+
+    def __init__(self, workers: int | None = None, store: Path | None = None) -> None:
         self._by_path: dict[tuple[str, Dialect], FileRefs | ParseFailure | None] = {}
         self._by_content: dict[tuple[bytes, Dialect], FileRefs | ParseFailure] = {}
         self._workers = workers if workers is not None else _default_workers()
+        self._store = store
+        self._stored = _load_store(store) if store is not None else {}
+        self._parsed = 0  # files actually parsed (not found in memory or the store)
+
+    @property
+    def parsed(self) -> int:
+        return self._parsed
 
     def get(self, path: str, dialect: Dialect) -> FileRefs | ParseFailure | None:
         """The file's references; None when it does not exist."""
@@ -487,11 +592,40 @@ class RefCache:
                 continue
             digest = hashlib.blake2b(data, digest_size=16).digest()
             digests[path] = digest
-            if (digest, dialect) not in self._by_content:
-                pending[(digest, dialect)] = data
-        self._by_content.update(zip(pending, self._parse_all(list(pending.values()), dialect), strict=True))
+            key = (digest, dialect)
+            if key not in self._by_content and not self._restore(key):
+                pending[key] = data
+        parsed = self._parse_all(list(pending.values()), dialect)
+        self._parsed += len(parsed)
+        self._by_content.update(zip(pending, parsed, strict=True))
         for path, digest in digests.items():
             self._by_path[(path, dialect)] = self._by_content[(digest, dialect)]
+
+    def save(self) -> None:
+        """Writes what this run used to the store; a cache that cannot be written is no error."""
+        if self._store is None:
+            return
+        entries = {_store_key(key): encode(value) for key, value in self._by_content.items()}
+        if entries.keys() == self._stored.keys() and not self._parsed:
+            return
+        document = {"version": STORE_VERSION, "parser": _PARSER_VERSION, "entries": entries}
+        try:
+            self._store.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self._store.with_name(f"{self._store.name}.{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+            temporary.replace(self._store)  # atomic: a concurrent run reads the old or the new file
+        except OSError:
+            return
+
+    def _restore(self, key: tuple[bytes, Dialect]) -> bool:
+        stored = self._stored.get(_store_key(key))
+        if stored is None:
+            return False
+        try:
+            self._by_content[key] = decode(stored)
+        except (ValueError, TypeError):
+            return False
+        return True
 
     def _parse_all(self, texts: list[bytes], dialect: Dialect) -> list[FileRefs | ParseFailure]:
         if self._workers > 1 and len(texts) >= _PARALLEL_AT:
@@ -499,6 +633,24 @@ class RefCache:
             if parsed is not None:
                 return parsed
         return [parse_bytes(data, dialect) for data in texts]
+
+
+def _store_key(key: tuple[bytes, Dialect]) -> str:
+    return f"{key[1].value}:{key[0].hex()}"
+
+
+def _load_store(store: Path) -> dict[str, object]:
+    """The stored entries, or none when the file is missing, unreadable or from another version."""
+    try:
+        document = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict) or document.get("version") != STORE_VERSION:
+        return {}
+    if document.get("parser") != _PARSER_VERSION:  # another parser may read files differently
+        return {}
+    entries = document.get("entries")
+    return entries if isinstance(entries, dict) else {}
 
 
 def _read(path: str) -> bytes | ParseFailure | None:

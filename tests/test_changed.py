@@ -580,3 +580,19 @@ def test_selection_is_the_reverse_dependency_closure(
 )
 def test_global_patterns(path: str, pattern: str, expected: bool) -> None:
     assert changed.is_global(path, [pattern]) is expected
+
+
+def test_parse_results_are_kept_in_the_git_directory(infra: GitRepo) -> None:
+    change(infra, "modules/app/main.tf")
+    infra.commit()
+    first = select(infra)
+    store = infra.path / ".git" / "driftctl" / "hcl-refs.json"
+    assert store.is_file()
+    assert select(infra) == first
+    # a stack config edited since is parsed anew: the store is keyed by content
+    stack(infra, "dev/app", source="../../modules/db")
+    infra.commit()
+    change(infra, "modules/app/main.tf")
+    infra.commit()
+    assert ids(select(infra)) == ["prod/app", "prod/web"]
+    assert ids(select(infra, cache=False)) == ["prod/app", "prod/web"]

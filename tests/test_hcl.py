@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -280,3 +281,75 @@ def test_many_files_parse_in_worker_processes_with_the_same_result(tmp_path: Pat
         serial.get(p, Dialect.TERRAGRUNT) for p in paths
     ]
     assert isinstance(parallel.get(paths[0], Dialect.TERRAGRUNT), ParseFailure)
+
+
+# ---- the store kept between runs ----
+
+_texts = st.text(max_size=8)
+_exprs = st.recursive(
+    st.lists(
+        st.one_of(
+            st.builds(hcl.Lit, _texts),
+            st.builds(hcl.LocalVar, _texts),
+            st.builds(hcl.IncludeLocal, _texts, _texts),
+            st.builds(hcl.ConfigLocal, _texts, _texts),
+            st.builds(hcl.Opaque, _texts),
+        ),
+        max_size=3,
+    ).map(tuple),
+    lambda inner: st.lists(
+        st.builds(hcl.Call, _texts, st.lists(inner, max_size=2).map(tuple)), min_size=1, max_size=2
+    ).map(tuple),
+    max_leaves=6,
+)
+_file_refs = st.builds(
+    FileRefs,
+    st.lists(
+        st.builds(hcl.Ref, st.sampled_from(RefKind), _exprs, _texts, st.integers(0, 10_000), _texts),
+        max_size=4,
+    ).map(tuple),
+    st.dictionaries(_texts, _exprs, max_size=3),
+)
+
+
+@given(st.one_of(_file_refs, st.builds(ParseFailure, _texts)))
+def test_stored_form_round_trips(value: FileRefs | ParseFailure) -> None:
+    assert hcl.decode(json.loads(json.dumps(hcl.encode(value)))) == value
+
+
+@pytest.mark.parametrize(
+    "data", [None, [], {"refs": [["bogus", [], "", 1, ""]], "locals": {}}, {"refs": [], "locals": []}]
+)
+def test_malformed_stored_entries_are_rejected(data: object) -> None:
+    with pytest.raises(ValueError):
+        hcl.decode(data)
+
+
+def test_the_store_is_reused_and_a_bad_store_ignored(tmp_path: Path) -> None:
+    config = tmp_path / "terragrunt.hcl"
+    config.write_text('dependency "x" {\n  config_path = "../x"\n}\n')
+    store = tmp_path / "cache" / "refs.json"
+    first = hcl.RefCache(workers=1, store=store)
+    expected = first.get(str(config), Dialect.TERRAGRUNT)
+    assert first.parsed == 1
+    first.save()
+    again = hcl.RefCache(workers=1, store=store)
+    assert again.get(str(config), Dialect.TERRAGRUNT) == expected
+    assert again.parsed == 0
+    for bad in ("not json", '{"version": -1, "entries": {}}', '{"version": 1, "parser": "0", "entries": {}}'):
+        store.write_text(bad)
+        fresh = hcl.RefCache(workers=1, store=store)
+        assert fresh.get(str(config), Dialect.TERRAGRUNT) == expected
+        assert fresh.parsed == 1
+    # an edited file has other contents, so it is parsed again whatever the store holds
+    config.write_text('dependency "y" {\n  config_path = "../y"\n}\n')
+    edited = hcl.RefCache(workers=1, store=store)
+    result = edited.get(str(config), Dialect.TERRAGRUNT)
+    assert isinstance(result, FileRefs) and result.refs[0].expr == (Lit("../y"),)
+
+
+def test_an_unwritable_store_is_no_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    cache = hcl.RefCache(workers=1, store=tmp_path / "file" / "below-a-file.json")
+    cache.get(str(tmp_path / "file"), Dialect.TERRAGRUNT)
+    cache.save()
