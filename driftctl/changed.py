@@ -235,7 +235,7 @@ class GraphBuilder:
 
     def __init__(self, root: str, top: str, files: Files) -> None:
         self.root, self.top, self.files = root, top, files
-        self._module_edges: dict[str, _ModuleEdges] = {}
+        self._module_edges: dict[tuple[str, bool], _ModuleEdges] = {}
         # stacks side by side search the same parent folders: one answer per (start, names)
         self._found: dict[tuple[str, tuple[str, ...]], tuple[str | None, tuple[str, ...]]] = {}
         self._relative: dict[str, str] = {}
@@ -247,8 +247,8 @@ class GraphBuilder:
             config = _join(directory, TERRAGRUNT_CONFIG)
             self._config(config, _Scope(directory, directory, config), (), collected, set(), 0)
         # Terraform files in the stack's own directory (all of a Terraform stack; an overlay on the
-        # source for Terragrunt) call modules too
-        self._modules_from(directory, (), collected)
+        # source for Terragrunt) call modules too; a Terraform stack is also the working directory
+        self._modules_from(directory, (), collected, root_module=stack.tool is not Tool.TERRAGRUNT)
         return collected.freeze()
 
     # -- Terragrunt configurations --
@@ -303,10 +303,10 @@ class GraphBuilder:
         out.watches.extend(
             Watch(self._rel(path), False, (*steps, Step(label, self._rel(path)))) for path in value.watches
         )
-        known = value.known
-        if ref.kind in (RefKind.SOURCE,):
+        if ref.kind is RefKind.SOURCE:
             self._source(ref, value, scope, steps, out)
             return
+        known = value.known
         if known is None:
             out.unresolved.append(self._unresolved(ref, value, scope))
             return
@@ -345,7 +345,7 @@ class GraphBuilder:
         self._modules_from(directory, (*steps, step), out)
 
     def _unresolved(self, ref: Ref, value: _Value, scope: _Scope) -> Unresolved:
-        pattern = _pattern(value.segments, scope.config_dir, self.root)
+        pattern = _pattern(value.segments)
         why = ", ".join(dict.fromkeys(value.unknowns)) or "the path"
         return Unresolved(
             self._rel(scope.file),
@@ -358,13 +358,15 @@ class GraphBuilder:
 
     # -- Terraform modules --
 
-    def _modules_from(self, start: str, steps: tuple[Step, ...], out: _Collected) -> None:
+    def _modules_from(
+        self, start: str, steps: tuple[Step, ...], out: _Collected, root_module: bool = False
+    ) -> None:
         """Every module reachable from `start` through local module sources, breadth first."""
         queue: deque[tuple[str, tuple[Step, ...]]] = deque([(start, steps)])
         visited = {start}
         while queue:
             directory, path = queue.popleft()
-            edges = self._edges(directory)
+            edges = self._edges(directory, root_module and directory == start)
             out.failures.extend(edges.failures)
             for function, target, is_dir in edges.reads:
                 step = Step(function, self._rel(target))
@@ -376,12 +378,14 @@ class GraphBuilder:
                     visited.add(module)
                     queue.append((module, (*path, step)))
 
-    def _edges(self, directory: str) -> _ModuleEdges:
-        if directory not in self._module_edges:
-            self._module_edges[directory] = self._read_module(directory)
-        return self._module_edges[directory]
+    def _edges(self, directory: str, root_module: bool) -> _ModuleEdges:
+        key = (directory, root_module)
+        if key not in self._module_edges:
+            self._module_edges[key] = self._read_module(directory, root_module)
+        return self._module_edges[key]
 
-    def _read_module(self, directory: str) -> _ModuleEdges:
+    def _read_module(self, directory: str, root_module: bool) -> _ModuleEdges:
+        """A directory's module calls and reads; `root_module`: Terraform runs in it (path.root, cwd)."""
         modules: list[str] = []
         reads: list[tuple[str, str, bool]] = []
         failures: list[tuple[str, str]] = []
@@ -392,7 +396,8 @@ class GraphBuilder:
             if isinstance(parsed, ParseFailure):
                 failures.append((self._rel(path), parsed.message))
                 continue
-            scope = _Scope(directory, directory, path, locals=parsed.locals)
+            # a stack_dir of "" leaves path.root unknown: a module's root is whoever calls it
+            scope = _Scope(directory, directory if root_module else "", path, locals=parsed.locals)
             for ref in parsed.refs:
                 known = self._eval(ref.expr, scope, 0).known
                 if known is None:
@@ -402,10 +407,10 @@ class GraphBuilder:
                 if ref.kind is RefKind.MODULE:
                     if known.startswith(("./", "../")) or known in (".", ".."):
                         modules.append(_join(directory, _strip_source(known)))
-                elif posixpath.isabs(known):
-                    # only paths anchored at path.module: relative ones are relative to the working
-                    # directory of whoever runs the module, unknown here
-                    reads.append((ref.name, posixpath.normpath(known), ref.kind is RefKind.READ_DIR))
+                elif posixpath.isabs(known) or root_module:
+                    # relative reads are relative to the working directory: known only in a root module
+                    is_dir = ref.kind is RefKind.READ_DIR
+                    reads.append((ref.name, _join(directory, known), is_dir))
         return _ModuleEdges(tuple(modules), tuple(reads), tuple(failures))
 
     # -- evaluation --
@@ -477,6 +482,8 @@ class GraphBuilder:
             return scope.config_dir
         if name == "path.module":
             return posixpath.dirname(scope.file)
+        if name == "path.root":  # also path.cwd: the directory Terraform runs in, for a root module
+            return scope.stack_dir or None
         if name == "get_original_terragrunt_dir":
             return scope.stack_dir
         if name == "get_repo_root":
@@ -696,6 +703,8 @@ def _fallback_reason(
     chosen = set(selected)
     paths = [touch.path for touch in found]
     directories = sorted({d for path in paths for d in _ancestors(path)} | chosen)
+    # the same unresolved reference (in a shared include) recurs for every stack: match it once
+    matches: dict[Unresolved, str | None] = {}
     for stack in stacks:
         if stack.id in chosen:  # selected anyway: what else it reads cannot add anything
             continue
@@ -703,7 +712,9 @@ def _fallback_reason(
         for file, message in stack_inputs.failures:
             return f"{_show(file)} ({stack.id} reads it): {message}; cannot tell what it depends on"
         for unresolved in stack_inputs.unresolved:
-            match = _may_refer_to(unresolved, paths, directories, unowned)
+            if unresolved not in matches:
+                matches[unresolved] = _may_refer_to(unresolved, paths, directories, unowned)
+            match = matches[unresolved]
             if match is not None:
                 return (
                     f"{_show(unresolved.file)}:{unresolved.line}: cannot resolve {unresolved.text} "
@@ -722,6 +733,9 @@ def _may_refer_to(
     pattern = re.compile(unresolved.pattern)
     candidates = directories if unresolved.directory else paths
     match = next((path for path in candidates if pattern.fullmatch(path)), None)
+    if match is None and unresolved.kind is RefKind.DEPENDENCY:  # config_path may name the file
+        configs = (_join(d, TERRAGRUNT_CONFIG) for d in directories)
+        match = next((path for path in configs if pattern.fullmatch(path)), None)
     if match is None and unresolved.kind in (RefKind.SOURCE, RefKind.MODULE):
         # an unknown module's own module calls are unknown too: any change outside the stacks'
         # directories could be in a module it calls
@@ -822,20 +836,21 @@ def _local_source(source: str, config_dir: str, is_dir: Callable[[str], bool]) -
     return directory if explicit or is_dir(directory) else None
 
 
-def _pattern(segments: Sequence[str | None], config_dir: str, root: str) -> str:
-    """A regex for what a partly known path could be, relative to the root; unknown parts match anything."""
-    rest = list(segments)
-    head = ""
-    first = rest.pop(0) if rest and rest[0] is not None else None
-    if first is not None:
-        # the known prefix is anchored where it points; its last, partial name stays literal
-        directory, slash, tail = first.rpartition("/")
-        base = _join(config_dir, directory or "/") if slash else config_dir
-        anchored = _relative(base, root)
-        head = tail if anchored == "." else f"{anchored.rstrip('/')}/{tail}"
-    if any(seg is not None and ".." in seg.split("/") for seg in rest):
-        return re.escape(head) + ".*"  # `..` after an unknown part can lead anywhere
-    return re.escape(head) + "".join(".*" if seg is None else re.escape(seg) for seg in rest)
+def _pattern(segments: Sequence[str | None]) -> str:
+    """A regex for what a partly known path could be: only its literal tail is certain.
+
+    Whatever precedes the last unknown part is no anchor, since the unknown part may hold `..`; of the
+    tail, what follows its last `..` is the end of the path, whatever came before.
+    """
+    last_unknown = max((i for i, segment in enumerate(segments) if segment is None), default=-1)
+    tail = "".join(segment or "" for segment in segments[last_unknown + 1 :])
+    parts = tail.split("/")
+    if ".." in parts:
+        parts = ["", *parts[len(parts) - parts[::-1].index("..") :]]  # a fresh boundary after `..`
+    glued, whole = parts[0], [part for part in parts[1:] if part not in ("", ".")]
+    if len(parts) > 1 and not glued:  # the tail starts at a `/`: whole names end the path
+        return "(?:.*/)?" + re.escape("/".join(whole)) if whole else ".*"
+    return ".*" + re.escape("/".join([glued, *whole]))
 
 
 def _tf_dialect(path: str) -> Dialect:

@@ -108,6 +108,7 @@ PATH_FUNCTIONS = frozenset(
         "find_in_parent_folders",
         "dirname",
         "path.module",
+        "path.root",
         "read_terragrunt_config",
     }
 )
@@ -355,6 +356,8 @@ def _traversal(names: tuple[str, ...] | None) -> Part | None:
         return ConfigLocal(names[1], names[3])
     if names == ("path", "module"):
         return Call("path.module")
+    if names in (("path", "root"), ("path", "cwd")):
+        return Call("path.root")
     return None
 
 
@@ -459,7 +462,7 @@ def _line(node: Tree[Token]) -> int:
 # ---- the stored form of FileRefs, for the cache kept between runs ----
 
 # bump whenever what is extracted changes: stored entries of another version are ignored
-STORE_VERSION = 1
+STORE_VERSION = 2
 try:
     _PARSER_VERSION = importlib.metadata.version("python-hcl2")
 except importlib.metadata.PackageNotFoundError:  # vendored or run from a checkout

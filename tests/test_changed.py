@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -596,3 +597,58 @@ def test_parse_results_are_kept_in_the_git_directory(infra: GitRepo) -> None:
     infra.commit()
     assert ids(select(infra)) == ["prod/app", "prod/web"]
     assert ids(select(infra, cache=False)) == ["prod/app", "prod/web"]
+
+
+def test_terraform_root_modules_resolve_relative_reads(tmp_path: Path) -> None:
+    repo = GitRepo.create(tmp_path / "tf")
+    repo.write("stacks/one/main.tf", 'locals {\n  policy = file("../../shared/policy.json")\n}\n')
+    repo.write(
+        "stacks/two/main.tf", 'locals {\n  p = templatefile("${path.root}/../../shared/t.tpl", {})\n}\n'
+    )
+    # in a module, a relative path is relative to whoever runs it: not followed
+    repo.write("modules/m/main.tf", 'locals {\n  x = file("../shared/policy.json")\n}\n')
+    repo.write("stacks/three/main.tf", 'module "m" {\n  source = "../../modules/m"\n}\n')
+    repo.write("shared/policy.json", "{}\n")
+    repo.write("shared/t.tpl", "x\n")
+    repo.commit()
+    change(repo, "shared/policy.json")
+    change(repo, "shared/t.tpl")
+    repo.commit()
+    selection = select(repo, tool=Tool.TERRAFORM)
+    assert ids(selection) == ["stacks/one", "stacks/two"]
+    assert selection.reasons["stacks/one"] == ("file shared/policy.json changed",)
+
+
+def test_an_unresolvable_include_falls_back_on_any_change(infra: GitRepo) -> None:
+    stack(infra, "dev/app", extra='include "env" {\n  path = "${get_env("ENV_DIR")}/env.hcl"\n}')
+    infra.commit()
+    change(infra, "docs/README.md")
+    infra.commit()
+    selection = select(infra)
+    assert selection.fallback_reason is not None
+    assert 'get_env("ENV_DIR")' in selection.fallback_reason
+
+
+@pytest.mark.parametrize(
+    ("segments", "expected", "matching", "not_matching"),
+    [
+        ((None, "/app"), r"(?:.*/)?app", "modules/app", "modules/db"),
+        ((None, "/app"), r"(?:.*/)?app", "app", "webapp"),
+        (("../modules/", None), r".*", "anything", None),
+        (("cfg/", None, ".yaml"), r".*\.yaml", "prod/app/cfg/a.yaml", "cfg/a.json"),
+        (("x-", None), r".*", "anything", None),
+        (("", None, "/./x/"), r"(?:.*/)?x", "anything/x", "x/anything"),
+        (("a/", None, "/../b/c"), r"(?:.*/)?b/c", "prod/b/c", "prod/b"),
+        ((None, "/app/.."), r".*", "anything", None),
+        ((None, "-v2/x"), r".*\-v2/x", "mod-v2/x", "mod-v2/y"),
+        # a known prefix is no anchor: `${local.rel}` may be ../shared
+        (("prod/app/", None, "/policy.json"), r"(?:.*/)?policy\.json", "shared/policy.json", None),
+    ],
+)
+def test_patterns_for_partly_known_paths(
+    segments: tuple[str | None, ...], expected: str, matching: str, not_matching: str | None
+) -> None:
+    pattern = changed._pattern(segments)
+    assert pattern == expected
+    assert re.fullmatch(pattern, matching)
+    assert not_matching is None or not re.fullmatch(pattern, not_matching)

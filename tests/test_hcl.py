@@ -336,7 +336,7 @@ def test_the_store_is_reused_and_a_bad_store_ignored(tmp_path: Path) -> None:
     again = hcl.RefCache(workers=1, store=store)
     assert again.get(str(config), Dialect.TERRAGRUNT) == expected
     assert again.parsed == 0
-    for bad in ("not json", '{"version": -1, "entries": {}}', '{"version": 1, "parser": "0", "entries": {}}'):
+    for bad in ("not json", '{"version": -1, "entries": {}}', '{"version": 2, "parser": "0", "entries": {}}'):
         store.write_text(bad)
         fresh = hcl.RefCache(workers=1, store=store)
         assert fresh.get(str(config), Dialect.TERRAGRUNT) == expected
