@@ -20,7 +20,7 @@ import os
 import posixpath
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -923,11 +923,33 @@ def select_for_changes(
     changes: git.ChangeSet,
     global_patterns: Sequence[str] | None = None,
     *,
+    only: Collection[str] | None = None,
     tool: Tool | None = None,
     module_patterns: Sequence[str] = ("modules/",),
     files: Files | None = None,
 ) -> Selection:
-    """The selection for changes already collected (`git.collect_changes`), reading files with `files`."""
+    """The selection for changes already collected (`git.collect_changes`), reading files with `files`.
+
+    `stacks` must be every stack under the root, so that a dependency chain through a stack that is
+    not to be planned still counts; `only` (ids, e.g. what include/exclude globs keep) limits what is
+    planned. `Selection.known` is every stack's id.
+    """
+    return _restrict(
+        _select_for_changes(root, stacks, changes, global_patterns, tool, module_patterns, files),
+        stacks,
+        only,
+    )
+
+
+def _select_for_changes(
+    root: Path,
+    stacks: Sequence[Stack],
+    changes: git.ChangeSet,
+    global_patterns: Sequence[str] | None,
+    tool: Tool | None,
+    module_patterns: Sequence[str],
+    files: Files | None,
+) -> Selection:
     if changes.fallback_reason is not None:
         return everything(stacks, changes.fallback_reason)
     root_dir = root.resolve().as_posix()
@@ -952,6 +974,18 @@ def select_for_changes(
     return select(stacks, build_inputs(stacks, builder), found, removed)
 
 
+def _restrict(selection: Selection, stacks: Sequence[Stack], only: Collection[str] | None) -> Selection:
+    planned = tuple(s for s in selection.stacks if only is None or s.id in only)
+    return Selection(
+        planned,
+        selection.mode,
+        selection.removed,
+        {s.id: selection.reasons[s.id] for s in planned if s.id in selection.reasons},
+        selection.fallback_reason,
+        tuple(stack.id for stack in stacks),
+    )
+
+
 def select_changed(
     root: Path,
     stacks: Sequence[Stack],
@@ -959,6 +993,7 @@ def select_changed(
     include_uncommitted: bool = False,
     global_patterns: Sequence[str] | None = None,
     *,
+    only: Collection[str] | None = None,
     tool: Tool | None = None,
     module_patterns: Sequence[str] = ("modules/",),
     deepen_by: int = git.DEFAULT_DEEPEN,
@@ -966,16 +1001,25 @@ def select_changed(
 ) -> Selection:
     """`--changed`: the stacks a change since `base` can affect (mode "changed").
 
-    `base` None means the merge-base of origin/HEAD's branch with HEAD, else HEAD~1. `global_patterns`
-    None means DEFAULT_GLOBAL_PATTERNS. With `cache`, parse results are kept in the repository's git
-    directory for the next run. Raises git.GitError (NotAGitRepoError, UnknownRefError) with a
-    one-line message for usage errors.
+    `stacks`: every stack under the root (dependency chains may run through stacks not planned);
+    `only`: the ids that may be planned (after include/exclude), None for all. `base` None means the
+    merge-base of origin/HEAD's branch with HEAD, else HEAD~1. `global_patterns` None means
+    DEFAULT_GLOBAL_PATTERNS. With `cache`, parse results are kept in the repository's git directory
+    for the next run. Raises git.GitError (NotAGitRepoError, UnknownRefError) with a one-line
+    message for usage errors.
     """
     changes = git.collect_changes(root, base, include_uncommitted, deepen_by)
     store = git.common_dir(changes.top) / CACHE_FILE if cache and changes.fallback_reason is None else None
     files = DiskFiles(RefCache(store=store))
     selection = select_for_changes(
-        root, stacks, changes, global_patterns, tool=tool, module_patterns=module_patterns, files=files
+        root,
+        stacks,
+        changes,
+        global_patterns,
+        only=only,
+        tool=tool,
+        module_patterns=module_patterns,
+        files=files,
     )
     files.cache.save()
     return selection

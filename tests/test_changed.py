@@ -652,3 +652,16 @@ def test_patterns_for_partly_known_paths(
     assert pattern == expected
     assert re.fullmatch(pattern, matching)
     assert not_matching is None or not re.fullmatch(pattern, not_matching)
+
+
+def test_only_limits_what_is_planned_not_the_graph(infra: GitRepo) -> None:
+    change(infra, "prod/vpc/terragrunt.hcl")
+    infra.commit()
+    stacks = discover(infra.path, Tool.TERRAGRUNT)
+    selection = select_changed(infra.path, stacks, only={"prod/web", "dev/app"})
+    # prod/web depends on prod/vpc through prod/app, which is excluded from planning
+    assert ids(selection) == ["prod/web"]
+    assert selection.reasons == {
+        "prod/web": ("dependency prod/app <- dependency prod/vpc <- prod/vpc/terragrunt.hcl changed",)
+    }
+    assert selection.known == tuple(stack.id for stack in stacks)
