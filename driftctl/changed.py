@@ -537,7 +537,8 @@ class GraphBuilder:
                 candidate = _join(directory, name)
                 if _within(candidate, self.top):  # outside the repository nothing changes
                     candidates.append(candidate)
-                if self.files.is_file(candidate):
+                # Terragrunt only checks that the path exists: a directory is found too
+                if self.files.is_file(candidate) or self.files.is_dir(candidate):
                     return candidate, tuple(candidates)
             directory, previous = posixpath.dirname(directory), directory
         return None, tuple(candidates)

@@ -191,7 +191,7 @@ def deepen(top: Path, commits: int) -> str | None:
     name = remote(top)
     if name is None:
         return "the clone has no remote to fetch more history from"
-    result = _run(top, ["fetch", "--quiet", "--no-tags", f"--deepen={commits}", name], _FETCH_TIMEOUT)
+    result = _run(top, ["fetch", "--quiet", "--no-tags", f"--deepen={commits}", "--", name], _FETCH_TIMEOUT)
     if result.code != 0:
         return f"`git fetch --deepen={commits} {name}` failed: {result.err or f'exit {result.code}'}"
     return None

@@ -665,3 +665,14 @@ def test_only_limits_what_is_planned_not_the_graph(infra: GitRepo) -> None:
         "prod/web": ("dependency prod/app <- dependency prod/vpc <- prod/vpc/terragrunt.hcl changed",)
     }
     assert selection.known == tuple(stack.id for stack in stacks)
+
+
+def test_find_in_parent_folders_finds_directories_too(infra: GitRepo) -> None:
+    stack(
+        infra, "prod/net/edge", extra='dependency "vpc" {\n  config_path = find_in_parent_folders("vpc")\n}'
+    )
+    infra.write("prod/net/vpc/terragrunt.hcl", "locals {}\n")
+    infra.commit()
+    change(infra, "prod/net/vpc/terragrunt.hcl")
+    infra.commit()
+    assert ids(select(infra)) == ["prod/net/edge", "prod/net/vpc"]
