@@ -141,9 +141,14 @@ def main() -> None:
         seeding = RefCache(workers=args.workers, store=store)
         selection_with(seeding)
         seeding.save()
-        stored_cache = RefCache(workers=args.workers, store=store)
-        stored, warm = timed(lambda: selection_with(stored_cache))
-        assert serial == selection == stored and stored_cache.parsed == 0
+        stored_cache: list[RefCache] = []
+
+        def from_store() -> Selection:  # loading the store is part of the time
+            stored_cache.append(RefCache(workers=args.workers, store=store))
+            return selection_with(stored_cache[0])
+
+        stored, warm = timed(from_store)
+        assert serial == selection == stored and stored_cache[0].parsed == 0
         # the front door: git, selection and the store in .git/driftctl, first cold then warm
         _, end_to_end_cold = timed(lambda: changed.select_changed(root, stacks))
         _, end_to_end_warm = timed(lambda: changed.select_changed(root, stacks))
