@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from driftctl import __version__, config, pipeline, render
 from driftctl import alerts as alert_rules
+from driftctl import changed as changed_stacks
 from driftctl import report as report_format
 from driftctl.model import ExitCode, Selection
 
@@ -52,6 +53,22 @@ def selection_options(command: F) -> F:
     return command
 
 
+def changed_options(command: F) -> F:
+    """`--changed` and what it compares against."""
+    decorators = [
+        click.option("--changed", is_flag=True, help="Only stacks a change since --base can affect."),
+        click.option(
+            "--base", help="Git ref to compare with.  [default: merge-base with origin/HEAD, or HEAD~1]"
+        ),
+        click.option(
+            "--include-uncommitted", is_flag=True, default=None, help="Count working-tree and staged changes."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
 def _given(ctx: click.Context) -> dict[str, object]:
     """Only options typed on the command line, so they override file and environment, not defaults."""
     flags: dict[str, object] = {}
@@ -78,15 +95,26 @@ def cli() -> None:
 
 @cli.command()
 @selection_options
+@changed_options
+@click.option("--explain", is_flag=True, help="With --changed: why each stack is selected.")
 @click.option(
     "--format", "list_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
-def stacks(ctx: click.Context, /, paths: tuple[Path, ...], **_: object) -> None:
+def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explain: bool, **_: object) -> None:
     """List the stacks found under the root, one id per line."""
+    if explain and not changed:
+        raise click.UsageError("--explain goes with --changed")
+    if changed and paths:
+        raise click.UsageError("give --changed or stack paths, not both")
     cfg = _load(ctx)
-    selection = pipeline.select(cfg, paths)
+    selection = pipeline.select(cfg, paths, changed=changed)
+    _warn_fallback(selection)
+    if explain:
+        for line in changed_stacks.explain_lines(selection):
+            click.echo(line)
+        return
     if ctx.params["list_format"] == "json":
         rows = [{"stack": s.id, "path": str(s.path), "tool": s.tool.value} for s in selection.stacks]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -97,6 +125,7 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], **_: object) -> None:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @selection_options
+@changed_options
 @click.option("--all", "plan_all", is_flag=True, help="Plan every stack.")
 @click.option("--tool-binary", help="The terragrunt/terraform/tofu executable.  [default: --tool on PATH]")
 @click.option("--parallelism", "-p", type=int, help="Plans at once.  [default: 4]")
@@ -117,17 +146,16 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], **_: object) -> None:
 @click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
-def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, **_: object) -> None:
+def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed: bool, **_: object) -> None:
     """Plan stacks in parallel and report which have drifted.
 
-    Give --all, or the paths of stacks (a folder selects every stack beneath it).
+    Give --all, --changed, or the paths of stacks (a folder selects every stack beneath it).
     """
-    if not plan_all and not paths:
-        raise click.UsageError("give --all or the paths of the stacks to plan")
-    if plan_all and paths:
-        raise click.UsageError("give --all or stack paths, not both")
+    if sum((plan_all, changed, bool(paths))) != 1:
+        raise click.UsageError("give one of --all, --changed or the paths of the stacks to plan")
     cfg = _load(ctx)
-    selection = pipeline.select(cfg, paths)
+    selection = pipeline.select(cfg, paths, changed=changed)
+    _warn_fallback(selection)
     outcome = run_plan(cfg, selection)
     ctx.exit(int(outcome.exit_code))
 
@@ -170,6 +198,16 @@ def alerts_render(ctx: click.Context, /, output: Path | None, **_: object) -> No
         click.echo(text, nl=False)
     else:
         report_format.write_atomic(output, text)
+
+
+def _warn_fallback(selection: Selection) -> None:
+    err = Console(stderr=True, highlight=False)
+    if selection.fallback_reason:
+        err.print(f"[yellow]driftctl: planning every stack:[/] {escape(selection.fallback_reason)}")
+    for stack in selection.removed:
+        err.print(f"[dim]removed since the base (not planned, its metrics are dropped): {escape(stack)}[/]")
+    if selection.mode == "changed" and not selection.stacks and not selection.removed:
+        err.print("[dim]no stack is affected by the changes since the base[/]")
 
 
 def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, discover, pushgateway, report, schedule
+from driftctl import __version__, discover, git, pushgateway, report, schedule
+from driftctl import changed as changed_stacks
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
@@ -46,11 +47,13 @@ def all_stacks(config: Config) -> list[Stack]:
         raise UsageError(str(error)) from None
 
 
-def select(config: Config, paths: Sequence[Path] = ()) -> Selection:
-    """All stacks the include/exclude globs keep, or those of them at the given paths."""
+def select(config: Config, paths: Sequence[Path] = (), changed: bool = False) -> Selection:
+    """The stacks the include/exclude globs keep: all, those at the given paths, or those a change affects."""
     everything = all_stacks(config)
     known = tuple(stack.id for stack in everything)
     stacks = discover.filter_stacks(everything, config.include, config.exclude)
+    if changed:
+        return select_changed(config, everything, {stack.id for stack in stacks})
     if not paths:
         return Selection(stacks=tuple(stacks), mode="all", known=known)
     try:
@@ -58,6 +61,23 @@ def select(config: Config, paths: Sequence[Path] = ()) -> Selection:
     except discover.DiscoveryError as error:
         raise UsageError(str(error)) from None
     return Selection(stacks=tuple(chosen), mode="paths", known=known)
+
+
+def select_changed(config: Config, everything: Sequence[Stack], allowed: set[str]) -> Selection:
+    """`--changed`: dependency chains may run through stacks the globs leave out, so all are passed."""
+    try:
+        return changed_stacks.select_changed(
+            config.root.resolve(),
+            everything,
+            config.base,
+            config.include_uncommitted,
+            config.global_files,
+            only=allowed,
+            tool=config.tool,
+            module_patterns=config.module_patterns,
+        )
+    except git.GitError as error:
+        raise UsageError(str(error)) from None
 
 
 def tool_binary(config: Config) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,7 +95,7 @@ def test_bad_config_is_one_line_exit_3(live: Path, content: str, expected: str) 
 def test_usage_errors_exit_3(live: Path) -> None:
     nothing = driftctl("plan", "--root", str(live))
     assert nothing.returncode == 3
-    assert "give --all" in nothing.stderr
+    assert "give one of --all, --changed or the paths" in nothing.stderr
     unknown_flag = driftctl("plan", "--all", "--bogus")
     assert unknown_flag.returncode == 3
     missing = driftctl("plan", "--root", str(live), "--tool", "terraform", str(live / "nope"))
@@ -174,3 +175,61 @@ def test_alerts_render_rejects_bad_thresholds() -> None:
     result = driftctl("alerts", "render", "--many-stacks", "0")
     assert result.returncode == 3
     assert result.stderr.strip() == "driftctl: --many-stacks: must be at least 1, got 0"
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    """The bundled example as a git repository with one commit."""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "examples" / "live", root)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "initial")
+    return root
+
+
+def test_stacks_changed_explain_gives_the_chain(example_repo: Path) -> None:
+    network = example_repo / "prod" / "network" / "terragrunt.hcl"
+    network.write_text(network.read_text() + "\n# resized\n")
+    _git(example_repo, "commit", "-qam", "resize prod network")
+    listed = driftctl("stacks", "--changed", "--root", str(example_repo))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == ["prod/app", "prod/network"]
+    explained = driftctl("stacks", "--changed", "--explain", "--root", str(example_repo)).stdout
+    assert any(line.startswith("prod/app <- ") and "prod/network" in line for line in explained.splitlines())
+
+
+def test_plan_changed_reports_removed_stacks(example_repo: Path, tmp_path: Path) -> None:
+    shutil.rmtree(example_repo / "staging")
+    _git(example_repo, "commit", "-qam", "retire staging")
+    report = tmp_path / "report.json"
+    standin = str(REPO / "tests" / "terragrunt_standin" / "terragrunt")
+    result = driftctl(
+        "plan", "--changed", "--root", str(example_repo), "--report", str(report), "--tool-binary", standin
+    )
+    assert result.returncode == 0, result.stderr
+    assert "removed since the base" in result.stderr and "staging/app" in result.stderr
+    data = json.loads(report.read_text())
+    assert (data["mode"], data["removed"], data["stacks"]) == ("changed", ["staging/app"], [])
+
+
+def test_changed_errors_are_usage_errors(example_repo: Path, tmp_path: Path) -> None:
+    bad_ref = driftctl("stacks", "--changed", "--base", "no-such-branch", "--root", str(example_repo))
+    assert bad_ref.returncode == 3
+    assert "no-such-branch" in bad_ref.stderr and "Traceback" not in bad_ref.stderr
+    plain_dir = tmp_path / "not-git"
+    shutil.copytree(REPO / "examples" / "live", plain_dir)
+    not_git = driftctl("plan", "--changed", "--root", str(plain_dir))
+    assert not_git.returncode == 3
+    assert "not inside a git work tree" in not_git.stderr
+    both = driftctl("plan", "--changed", "--all", "--root", str(example_repo))
+    assert both.returncode == 3
