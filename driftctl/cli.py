@@ -224,17 +224,17 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     with view:
         outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
     _print_result(out, outcome, cfg.format)
-    if cfg.report is not None:
-        err.print(f"[dim]report written to {escape(str(cfg.report))}[/]")
+    if outcome.report_path is not None:
+        err.print(f"[dim]report written to {escape(str(outcome.report_path))}[/]")
     _print_publish(out, err, outcome)
     return outcome
 
 
 def _print_publish(out: Console, err: Console, outcome: pipeline.Outcome) -> None:
     published = outcome.published
-    if outcome.publish_error:
-        err.print(f"[bold red]driftctl:[/] {escape(outcome.publish_error)}")
-    elif published is not None and not published.pushed:
+    for error in outcome.errors:
+        err.print(f"[bold red]driftctl:[/] {escape(error)}")
+    if published is not None and not published.pushed:
         out.file.write(published.exposition.decode("utf-8"))
     elif published is not None:
         counts = published.counts

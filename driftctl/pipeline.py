@@ -33,8 +33,9 @@ class Outcome:
     log_dir: Path
     exit_code: ExitCode
     published: pushgateway.PublishOutcome | None = None
-    # why the metrics were not published; the run then exits 1 whatever the plans said
-    publish_error: str | None = None
+    # what failed around the plans (report, push); the run then exits 1 whatever the plans said
+    errors: tuple[str, ...] = ()
+    report_path: Path | None = None  # where the JSON report was written
 
 
 def all_stacks(config: Config) -> list[Stack]:
@@ -116,10 +117,28 @@ def exit_code(run: RunReport, fail_on: FailOn) -> ExitCode:
 
 
 def make_log_dir(config: Config) -> Path:
-    if config.log_dir is not None:
-        config.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return config.log_dir.resolve()
-    return Path(tempfile.mkdtemp(prefix="driftctl-logs-"))
+    try:
+        if config.log_dir is not None:
+            config.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            return config.log_dir.resolve()
+        return Path(tempfile.mkdtemp(prefix="driftctl-logs-"))
+    except OSError as error:
+        raise UsageError(
+            f"{config.log_dir or tempfile.gettempdir()}: cannot create the log directory: {error.strerror}"
+        ) from None
+
+
+def check_report_path(config: Config) -> None:
+    """A report that cannot be written is found out before an hour of plans, not after."""
+    if config.report is None:
+        return
+    directory = config.report.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{config.report}: cannot create its directory: {error.strerror}") from None
+    if config.report.is_dir() or not os.access(directory, os.W_OK):
+        raise UsageError(f"{config.report}: not a writable file path")
 
 
 def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.PushOptions | None:
@@ -171,7 +190,8 @@ def publish(
 def preflight(
     config: Config, environ: Mapping[str, str] | None = None
 ) -> tuple[str, pushgateway.PushOptions | None]:
-    """Everything that can be checked before a plan runs: the tool, the Pushgateway options."""
+    """Everything that can be checked before a plan runs: the tool, the report path, the Pushgateway."""
+    check_report_path(config)
     return tool_binary(config), push_options(config, os.environ if environ is None else environ)
 
 
@@ -201,14 +221,26 @@ def plan(
         results=tuple(results),
         removed=selection.removed,
     )
-    if config.report is not None:
-        report.write_atomic(config.report, report.to_json(run))
+    report_error = write_report(config.report, run)
     published, publish_error = publish(metrics, run, selection) if metrics is not None else (None, None)
+    errors = tuple(error for error in (report_error, publish_error) if error)
     return Outcome(
         report=run,
         selection=selection,
         log_dir=log_dir,
-        exit_code=ExitCode.ERROR if publish_error else exit_code(run, config.fail_on),
+        exit_code=ExitCode.ERROR if errors else exit_code(run, config.fail_on),
         published=published,
-        publish_error=publish_error,
+        errors=errors,
+        report_path=config.report if config.report is not None and report_error is None else None,
     )
+
+
+def write_report(path: Path | None, run: RunReport) -> str | None:
+    """Writes the JSON report; why it could not be, if so (the push still goes ahead)."""
+    if path is None:
+        return None
+    try:
+        report.write_atomic(path, report.to_json(run))
+    except OSError as error:
+        return f"{path}: cannot write the report: {error.strerror}"
+    return None

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from pushgateway_server import (
 )
 
 from driftctl import config, pipeline
-from driftctl.model import PlanResult, Stack
+from driftctl.model import PlanResult, RunReport, Stack, Tool
 
 
 @pytest.fixture
@@ -157,3 +158,32 @@ def test_second_run_starts_the_slowest_stacks_first(tmp_path: Path, gateway: Pus
         outcome = pipeline.plan(cfg, pipeline.select(cfg), tmp_path / "logs", observer=seen, environ={})
         assert outcome.published is not None and outcome.published.pushed
         assert seen.stacks == expected
+
+
+def test_unwritable_report_or_log_dir_fail_before_any_plan(live: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for flag in ("--report", "--log-dir"):
+        result = driftctl(
+            "plan", "--all", "--root", str(live), "--tool", "terraform", flag, str(blocker / "x")
+        )
+        assert result.returncode == 3, result.stderr
+        assert str(blocker / "x") in result.stderr
+        assert "planning" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_report_that_cannot_be_written_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = RunReport(
+        started_at=datetime.now(timezone.utc),
+        finished_at=datetime.now(timezone.utc),
+        root=tmp_path,
+        tool=Tool.TERRAFORM,
+        mode="all",
+        results=(),
+    )
+    message = pipeline.write_report(blocker / "report.json", run)
+    assert message is not None and message.startswith(f"{blocker / 'report.json'}: cannot write the report")
+    assert pipeline.write_report(tmp_path / "ok.json", run) is None
+    assert json.loads((tmp_path / "ok.json").read_text())["version"] == 1
