@@ -33,8 +33,6 @@ Exit codes:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# options that map one to one onto Config keys; the rest (paths, --config, --all) are the CLI's own
-_CONFIG_KEYS = frozenset(config._PARSERS)
 
 
 def selection_options(command: F) -> F:
@@ -70,10 +68,14 @@ def changed_options(command: F) -> F:
 
 
 def _given(ctx: click.Context) -> dict[str, object]:
-    """Only options typed on the command line, so they override file and environment, not defaults."""
+    """Options typed on the command line that are Config keys (not paths, --config, --all).
+
+    Only those override the file and the environment; click's own defaults never do.
+    """
     flags: dict[str, object] = {}
     for name, value in ctx.params.items():
-        if name not in _CONFIG_KEYS or ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+        typed = ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+        if name not in config.OPTION_KEYS or not typed:
             continue
         if name == "grouping_labels":
             value = ",".join(value)  # repeated k=v flags, parsed like the environment's k=v,k2=v2

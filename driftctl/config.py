@@ -235,6 +235,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "alert_runbook_url": _optional_text,
 }
 assert set(_PARSERS) == {f.name for f in dataclasses.fields(Config)}, "every option needs a parser"
+OPTION_KEYS = frozenset(_PARSERS)
 
 # credentials are read from the environment only, so they never sit in a config file or a process list
 SECRET_ENV = ("DRIFTCTL_PUSHGATEWAY_USERNAME", "DRIFTCTL_PUSHGATEWAY_PASSWORD", "DRIFTCTL_PUSHGATEWAY_TOKEN")
