@@ -6,8 +6,10 @@ import io
 import re
 import threading
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
+import factories
 import pytest
 from rich.console import Console
 
@@ -25,35 +27,12 @@ from driftctl.render import (
 STARTED = datetime(2025, 3, 1, 10, 0, 0, tzinfo=timezone.utc)
 
 
-def result(
-    stack_id: str,
-    state: State,
-    resources: ResourceCounts | None = None,
-    error: PlanError | None = None,
-    duration: float = 1.0,
-    attempts: int = 1,
-) -> PlanResult:
-    return PlanResult(
-        stack=Stack(id=stack_id, path=Path("/repo") / stack_id, tool=Tool.TERRAFORM),
-        state=state,
-        exit_code={State.CLEAN: 0, State.DRIFTED: 2, State.ERRORED: 1}[state],
-        resources=resources or ResourceCounts(),
-        error=error,
-        duration_seconds=duration,
-        attempts=attempts,
-        log_path=None,
-    )
+result = partial(factories.plan_result, tool=Tool.TERRAFORM)
 
 
 def run_report(*results: PlanResult, seconds: float = 270.9) -> RunReport:
-    return RunReport(
-        started_at=STARTED,
-        finished_at=STARTED + timedelta(seconds=seconds),
-        root=Path("/repo"),
-        tool=Tool.TERRAFORM,
-        mode="all",
-        results=results,
-    )
+    finished = STARTED + timedelta(seconds=seconds)
+    return factories.run_report(*results, started=STARTED, finished=finished, tool=Tool.TERRAFORM)
 
 
 def recording_console(width: int = 200) -> Console:

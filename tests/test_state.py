@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
+from functools import partial
 
+from factories import plan_result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftctl.model import PlanResult, ResourceCounts, Stack, StackSeries, State, Tool
+from driftctl.model import PlanResult, ResourceCounts, StackSeries, State
 from driftctl.state import age_hours, count_states, drift_first_seen, merge, valid_timestamp
 
 NOW = 1_800_000_000.0
@@ -49,20 +50,7 @@ def previous_maps(draw: st.DrawFn) -> dict[str, StackSeries]:
     return {stack: draw(series_for(stack)) for stack in sorted(ids)}
 
 
-NO_CHANGES = ResourceCounts()
-
-
-def plan(stack: str, state: State, resources: ResourceCounts = NO_CHANGES) -> PlanResult:
-    return PlanResult(
-        stack=Stack(id=stack, path=Path("/repo") / stack, tool=Tool.TERRAGRUNT),
-        state=state,
-        exit_code={State.CLEAN: 0, State.DRIFTED: 2, State.ERRORED: 1}[state],
-        resources=resources,
-        error=None,
-        duration_seconds=1.5,
-        attempts=1,
-        log_path=None,
-    )
+plan = partial(plan_result, duration=1.5)
 
 
 results_lists = st.lists(
