@@ -7,13 +7,15 @@ import os
 import re
 import stat
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import factories
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, RunReport, Stack, State, Tool
+from driftctl.model import ErrorKind, PlanError, ResourceCounts, RunReport, State, Tool
 from driftctl.report import ordered, rfc3339, summary, to_dict, to_json, to_markdown, write_atomic
 
 STARTED = datetime(2025, 3, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
@@ -21,39 +23,8 @@ FINISHED = datetime(2025, 3, 1, 10, 4, 30, 987654, tzinfo=timezone.utc)
 ROOT = Path("/work/infra")
 
 
-def result(
-    stack_id: str,
-    state: State,
-    resources: ResourceCounts | None = None,
-    error: PlanError | None = None,
-    duration: float = 1.0,
-    attempts: int = 1,
-    killed: bool = False,
-    log: Path | None = None,
-) -> PlanResult:
-    code = None if killed else {State.CLEAN: 0, State.DRIFTED: 2, State.ERRORED: 1}[state]
-    return PlanResult(
-        stack=Stack(id=stack_id, path=ROOT / stack_id, tool=Tool.TERRAGRUNT),
-        state=state,
-        exit_code=code,
-        resources=resources or ResourceCounts(),
-        error=error,
-        duration_seconds=duration,
-        attempts=attempts,
-        log_path=log,
-    )
-
-
-def run_report(*results: PlanResult, removed: tuple[str, ...] = (), mode: str = "all") -> RunReport:
-    return RunReport(
-        started_at=STARTED,
-        finished_at=FINISHED,
-        root=ROOT,
-        tool=Tool.TERRAGRUNT,
-        mode=mode,
-        results=results,
-        removed=removed,
-    )
+result = partial(factories.plan_result, root=ROOT)
+run_report = partial(factories.run_report, started=STARTED, finished=FINISHED, root=ROOT)
 
 
 def mixed_report() -> RunReport:
@@ -90,21 +61,17 @@ def mixed_report() -> RunReport:
 
 # ---- JSON ----
 
+# The report's keys, each object's in the order to_dict writes them.
+REPORT_KEYS = ["version", "started_at", "finished_at", "root", "tool", "mode", "stacks", "removed", "summary"]
+STACK_KEYS = ["stack", "state", "exit_code", "duration_seconds", "attempts", "resources", "error", "log"]
+RESOURCE_KEYS = ["add", "change", "destroy", "replace"]
+SUMMARY_KEYS = ["total", "clean", "drifted", "errored"]
+
 REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "additionalProperties": False,
-    "required": [
-        "version",
-        "started_at",
-        "finished_at",
-        "root",
-        "tool",
-        "mode",
-        "stacks",
-        "removed",
-        "summary",
-    ],
+    "required": REPORT_KEYS,
     "properties": {
         "version": {"const": 1},
         "started_at": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"},
@@ -117,16 +84,7 @@ REPORT_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": [
-                    "stack",
-                    "state",
-                    "exit_code",
-                    "duration_seconds",
-                    "attempts",
-                    "resources",
-                    "error",
-                    "log",
-                ],
+                "required": STACK_KEYS,
                 "properties": {
                     "stack": {"type": "string"},
                     "state": {"enum": ["clean", "drifted", "errored"]},
@@ -136,11 +94,8 @@ REPORT_SCHEMA: dict[str, Any] = {
                     "resources": {
                         "type": "object",
                         "additionalProperties": False,
-                        "required": ["add", "change", "destroy", "replace"],
-                        "properties": {
-                            k: {"type": "integer", "minimum": 0}
-                            for k in ("add", "change", "destroy", "replace")
-                        },
+                        "required": RESOURCE_KEYS,
+                        "properties": {k: {"type": "integer", "minimum": 0} for k in RESOURCE_KEYS},
                     },
                     "error": {
                         "oneOf": [
@@ -166,10 +121,8 @@ REPORT_SCHEMA: dict[str, Any] = {
         "summary": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["total", "clean", "drifted", "errored"],
-            "properties": {
-                k: {"type": "integer", "minimum": 0} for k in ("total", "clean", "drifted", "errored")
-            },
+            "required": SUMMARY_KEYS,
+            "properties": {k: {"type": "integer", "minimum": 0} for k in SUMMARY_KEYS},
         },
     },
 }
@@ -179,30 +132,11 @@ def test_to_dict_matches_the_documented_schema_exactly() -> None:
     document = to_dict(mixed_report())
 
     jsonschema.validate(document, REPORT_SCHEMA)
-    assert list(document) == [
-        "version",
-        "started_at",
-        "finished_at",
-        "root",
-        "tool",
-        "mode",
-        "stacks",
-        "removed",
-        "summary",
-    ]
+    assert list(document) == REPORT_KEYS
     for stack in document["stacks"]:
-        assert list(stack) == [
-            "stack",
-            "state",
-            "exit_code",
-            "duration_seconds",
-            "attempts",
-            "resources",
-            "error",
-            "log",
-        ]
-        assert list(stack["resources"]) == ["add", "change", "destroy", "replace"]
-    assert list(document["summary"]) == ["total", "clean", "drifted", "errored"]
+        assert list(stack) == STACK_KEYS
+        assert list(stack["resources"]) == RESOURCE_KEYS
+    assert list(document["summary"]) == SUMMARY_KEYS
 
 
 def test_to_dict_values() -> None:
@@ -287,13 +221,10 @@ def test_rfc3339_is_utc_with_z(moment: datetime, text: str) -> None:
 
 def test_timestamps_in_other_zones_are_converted() -> None:
     cet = timezone(timedelta(hours=1))
-    report = RunReport(
-        started_at=datetime(2025, 3, 1, 11, 0, tzinfo=cet),
-        finished_at=datetime(2025, 3, 1, 11, 5, tzinfo=cet),
-        root=ROOT,
+    report = run_report(
+        started=datetime(2025, 3, 1, 11, 0, tzinfo=cet),
+        finished=datetime(2025, 3, 1, 11, 5, tzinfo=cet),
         tool=Tool.TOFU,
-        mode="all",
-        results=(),
     )
 
     document = to_dict(report)
