@@ -11,16 +11,16 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import plan_result, report_at
 from prometheus_server import Monitoring, missing_binaries, monitoring, poll
 from test_alerts import METRICS, dashboard, dashboard_queries
 
 from driftctl.alerts import GROUP_NAME, AlertThresholds, render_rules
-from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, RunReport, Stack, State, Tool
+from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, State
 from driftctl.pushgateway import PushOptions, publish
 
 pytestmark = [
@@ -44,6 +44,7 @@ THRESHOLDS = AlertThresholds(
     erroring_for="0s",
 )
 HOUR = 3600.0
+ROOT = Path("/repo/live")
 STACKS = ("apps/api", "apps/web", "infra/vpc", "infra/iam", "infra/dns")
 API_CHANGES = ResourceCounts(add=1, change=2)
 WEB_CHANGES = ResourceCounts(destroy=1, replace=1)
@@ -51,16 +52,8 @@ NO_CHANGES = ResourceCounts()
 
 
 def result(stack: str, state: State, resources: ResourceCounts = NO_CHANGES) -> PlanResult:
-    return PlanResult(
-        stack=Stack(id=stack, path=Path("/repo/live") / stack, tool=Tool.TERRAGRUNT),
-        state=state,
-        exit_code={State.CLEAN: 0, State.DRIFTED: 2, State.ERRORED: 1}[state],
-        resources=resources,
-        error=PlanError(ErrorKind.AUTH, "credentials expired") if state is State.ERRORED else None,
-        duration_seconds=10.0 + len(stack),
-        attempts=1,
-        log_path=None,
-    )
+    error = PlanError(ErrorKind.AUTH, "credentials expired") if state is State.ERRORED else None
+    return plan_result(stack, state, resources, error=error, duration=10.0 + len(stack), root=ROOT)
 
 
 def runs(now: float) -> list[tuple[float, list[PlanResult]]]:
@@ -85,14 +78,7 @@ def runs(now: float) -> list[tuple[float, list[PlanResult]]]:
 
 def publish_runs(prom: Monitoring, now: float) -> None:
     for finished, results in runs(now):
-        report = RunReport(
-            started_at=datetime.fromtimestamp(finished - 42, tz=timezone.utc),
-            finished_at=datetime.fromtimestamp(finished, tz=timezone.utc),
-            root=Path("/repo/live"),
-            tool=Tool.TERRAGRUNT,
-            mode="all",
-            results=tuple(results),
-        )
+        report = report_at(results, finished, took=42, root=ROOT)
         outcome = publish(PushOptions(url=prom.pushgateway_url, job=JOB), report, STACKS, version="0.1.0")
         assert outcome.pushed
 

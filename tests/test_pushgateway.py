@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import factories
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ from pushgateway_server import (
     self_signed_tls,
 )
 
-from driftctl.model import PlanResult, ResourceCounts, RunReport, Stack, StackSeries, State, Tool
+from driftctl.model import PlanResult, ResourceCounts, RunReport, StackSeries, State
 from driftctl.pushgateway import (
     PublishOutcome,
     PushError,
@@ -74,31 +75,13 @@ def job(request: pytest.FixtureRequest) -> str:
     return "t-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
 
 
-def plan(stack: str, state: State, resources: ResourceCounts | None = None) -> PlanResult:
-    return PlanResult(
-        stack=Stack(id=stack, path=Path("/repo") / stack, tool=Tool.TERRAGRUNT),
-        state=state,
-        exit_code={State.CLEAN: 0, State.DRIFTED: 2, State.ERRORED: 1}[state],
-        resources=resources or ResourceCounts(),
-        error=None,
-        duration_seconds=2.5,
-        attempts=1,
-        log_path=None,
-    )
+plan = partial(factories.plan_result, duration=2.5)
 
 
 def report(
     results: list[PlanResult], finished: float, mode: str = "all", removed: tuple[str, ...] = ()
 ) -> RunReport:
-    return RunReport(
-        started_at=datetime.fromtimestamp(finished - 60, tz=timezone.utc),
-        finished_at=datetime.fromtimestamp(finished, tz=timezone.utc),
-        root=Path("/repo"),
-        tool=Tool.TERRAGRUNT,
-        mode=mode,
-        results=tuple(results),
-        removed=removed,
-    )
+    return factories.report_at(results, finished, took=60, mode=mode, removed=removed)
 
 
 def options(url: str | None, job: str, **overrides: Any) -> PushOptions:
