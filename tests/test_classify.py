@@ -760,6 +760,14 @@ def real_terraform(request: pytest.FixtureRequest, tf_environ: dict[str, str]) -
     return str(NEWER_TERRAFORM), "1.2"
 
 
+def applied_stack(binary: str, environ: dict[str, str], directory: Path) -> Path:
+    """The test stack written to `directory`, initialised and applied: its next plan is clean."""
+    stack = write_stack(directory)
+    terraform(environ, stack, "init", "-input=false", "-no-color", binary=binary)
+    terraform(environ, stack, "apply", "-auto-approve", "-input=false", "-no-color", binary=binary)
+    return stack
+
+
 def plan_and_show(binary: str, environ: dict[str, str], stack: Path) -> tuple[int, str]:
     plan = subprocess.run(
         [binary, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=p"],
@@ -779,9 +787,7 @@ def test_summarize_a_real_plan(
     tf_environ: dict[str, str], real_terraform: tuple[str, str], tmp_path: Path
 ) -> None:
     binary, version = real_terraform
-    stack = write_stack(tmp_path / "stack")
-    terraform(tf_environ, stack, "init", "-input=false", "-no-color", binary=binary)
-    terraform(tf_environ, stack, "apply", "-auto-approve", "-input=false", "-no-color", binary=binary)
+    stack = applied_stack(binary, tf_environ, tmp_path / "stack")
     (stack / "main.tf").write_text(
         NULL_STACK.replace('default = "one"', 'default = "two"') + 'resource "null_resource" "extra" {}\n',
         encoding="utf-8",
@@ -802,9 +808,7 @@ def test_real_outputs_only_plan_is_clean(
     tf_environ: dict[str, str], real_terraform: tuple[str, str], tmp_path: Path
 ) -> None:
     binary, _ = real_terraform
-    stack = write_stack(tmp_path / "stack")
-    terraform(tf_environ, stack, "init", "-input=false", "-no-color", binary=binary)
-    terraform(tf_environ, stack, "apply", "-auto-approve", "-input=false", "-no-color", binary=binary)
+    stack = applied_stack(binary, tf_environ, tmp_path / "stack")
     with (stack / "main.tf").open("a", encoding="utf-8") as body:
         body.write('output "new" {\n  value = "x"\n}\n')
 
