@@ -9,7 +9,9 @@ including stack's directory).
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -17,13 +19,19 @@ import multiprocessing
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import hcl2
+import hcl2.parser
+import hcl2.postlexer
 from lark import Token, Tree
+from lark.lexer import ContextualLexer, UnlessCallback
+from lark.parse_tree_builder import ExpandSingleChild, ParseTreeBuilder
+from lark.parsers.lalr_analysis import Shift
 
 
 class Dialect(str, enum.Enum):
@@ -186,11 +194,24 @@ def parse_text(text: str, dialect: Dialect) -> FileRefs:
     text = text.removeprefix("\ufeff")
     if not _MAY_REFER[dialect].search(text):
         return FileRefs()
+    return _file_refs(parse_tree(text), text, dialect)
+
+
+def parse_tree(text: str) -> Tree[Token]:
+    """python-hcl2's parse tree of the text (`hcl2.parses_to_tree`), found the fast way when possible.
+
+    Nodes carry no `meta`; `_source` and `_line` work positions out from the tokens. When the fast
+    parser fails for any reason, python-hcl2 parses the text itself: its tree, or its error.
+    """
+    fast = _fast_parser()
+    if fast is not None:
+        with contextlib.suppress(Exception):  # a syntax error, or anything else: python-hcl2 decides
+            return fast.parse(text + "\n")  # parses_to_tree appends a newline too (lark issue 237)
     try:
-        tree = hcl2.parses_to_tree(text)
+        tree: Tree[Token] = hcl2.parses_to_tree(text)
     except Exception as error:  # lark raises several unrelated types; any of them means "unparseable"
         raise HclError(_one_line(str(error)) or type(error).__name__) from error
-    return _file_refs(tree, text, dialect)
+    return tree
 
 
 def parse_bytes(data: bytes, dialect: Dialect) -> FileRefs | ParseFailure:
@@ -449,14 +470,251 @@ def _arguments(node: Tree[Token]) -> list[Tree[Token]]:
 
 
 def _source(node: Tree[Token], text: str) -> str:
-    meta = node.meta
-    if meta.empty:
+    first, last = _edge_token(node, first=True), _edge_token(node, first=False)
+    if first is None or last is None or first.start_pos is None or last.end_pos is None:
         return node.data
-    return " ".join(text[meta.start_pos : meta.end_pos].split())
+    return " ".join(text[first.start_pos : last.end_pos].split())
 
 
 def _line(node: Tree[Token]) -> int:
-    return 0 if node.meta.empty else node.meta.line
+    first = _edge_token(node, first=True)
+    return first.line or 0 if first is not None else 0
+
+
+def _edge_token(node: Tree[Token], first: bool) -> Token | None:
+    """The first (or last) token of a node: its position is the node's, as Lark's `meta` would say.
+
+    Every token the grammar matches stays in the tree (none is filtered out), so a node's text runs
+    from its first token's start to its last token's end, whatever rules were inlined on the way.
+    """
+    for child in node.children if first else reversed(node.children):
+        if isinstance(child, Token):
+            return child
+        if isinstance(child, Tree):
+            found = _edge_token(child, first)
+            if found is not None:
+                return found
+    return None
+
+
+# ---- python-hcl2's parse without Lark's position bookkeeping ----
+
+# What a state does on a terminal or, after a reduction, a rule name: (the state shifted to, or -1 to
+# reduce; the rule's length; its name, to look the next state up; the node builder, None when the
+# node is the rule's only child (`?expression: or_expr`), so that only the state changes).
+_Action = tuple[int, int, str, Callable[[list[Any]], Any] | None]
+# per lexer state: the scanner's patterns, keyword callbacks (NAME -> IF), ignored and multi-line terminals
+_Scanner = tuple[
+    tuple[Callable[[str, int], re.Match[str] | None], ...],
+    Mapping[str, Callable[[str], str | None]],
+    frozenset[str],
+    frozenset[str],
+]
+_NEWLINE = "NL_OR_COMMENT"
+_END = "$END"
+
+
+class _FastParser:
+    """python-hcl2's own LALR(1) parse, run by a lean loop: the trees equal `hcl2.parses_to_tree`'s.
+
+    Everything that decides the tree is python-hcl2's Lark parser's: its parse table, its contextual
+    lexer's per-state scanners and keyword callbacks, its post-lexer's rule (a newline before a binary
+    operator joins the operator), and Lark's tree builders for its rules, made without
+    `propagate_positions`. Tracking positions through every reduction is most of Lark's cost; here the
+    tokens keep start_pos, end_pos and line, which is all `_source` and `_line` need. Lexing follows
+    Lark's order exactly: a token is scanned in the parser state before a pending newline is fed.
+    Any error raises; the caller then lets python-hcl2 parse the text itself.
+    """
+
+    def __init__(self, lark: Any) -> None:
+        options = lark.options
+        if (options.parser, options.lexer, options.transformer) != ("lalr", "contextual", None):
+            raise TypeError("not python-hcl2's LALR parser")
+        if type(options.postlex) is not hcl2.postlexer.PostLexer:
+            raise TypeError("an unknown post-lexer")
+        lexer = lark.parser.lexer.lexer
+        if not isinstance(lexer, ContextualLexer):
+            raise TypeError("not a contextual lexer")
+        table = lark.parser.parser.parser.parse_table
+        builders = ParseTreeBuilder(  # type: ignore[no-untyped-call]
+            lark.rules, Tree, False, False, options.maybe_placeholders
+        )
+        callbacks = builders.create_callback(None)  # type: ignore[no-untyped-call]
+        self._actions: dict[int, dict[str, _Action]] = {}
+        for state, moves in table.states.items():
+            actions: dict[str, _Action] = {}
+            for symbol, (action, argument) in moves.items():
+                if action is Shift:
+                    actions[symbol] = (argument, 0, "", None)
+                else:
+                    build = callbacks[argument]
+                    unit = len(argument.expansion) == 1 and type(build) is ExpandSingleChild
+                    actions[symbol] = (
+                        -1,
+                        len(argument.expansion),
+                        argument.origin.name,
+                        None if unit else build,
+                    )
+            self._actions[state] = actions
+        (start,) = options.start
+        self._start: int = table.start_states[start]
+        self._end: int = table.end_states[start]
+        scanners: dict[int, _Scanner] = {}  # many states share one scanner
+        self._scanners: dict[int, _Scanner] = {}
+        for state, basic in lexer.lexers.items():
+            if id(basic) not in scanners:
+                scanners[id(basic)] = self._scanner(basic)
+            self._scanners[state] = scanners[id(basic)]
+        self._merge = frozenset(hcl2.postlexer.OPERATOR_TYPES)
+
+    @staticmethod
+    def _scanner(basic: Any) -> _Scanner:
+        patterns = tuple(pattern.match for pattern in basic.scanner._mres)  # builds the scanner too
+        keywords: dict[str, Callable[[str], str | None]] = {}
+        for name, callback in basic.callback.items():
+            if not isinstance(callback, UnlessCallback):  # only keyword callbacks are understood here
+                raise TypeError(f"an unknown lexer callback for {name}")
+            keywords[name] = callback.scanner.fullmatch
+        ignore = frozenset(basic.ignore_types)
+        if ignore & keywords.keys():
+            raise TypeError("a callback on an ignored terminal")
+        return patterns, keywords, ignore, frozenset(basic.newline_types)
+
+    def parse(self, text: str) -> Tree[Token]:
+        actions, scanners, merge = self._actions, self._scanners, self._merge
+        states = [self._start]
+        values: list[Any] = []
+
+        def feed(token: Token) -> None:
+            kind = token.type
+            while True:
+                shift, size, name, build = actions[states[-1]][kind]
+                if shift >= 0:
+                    states.append(shift)
+                    values.append(token)
+                    return
+                if build is None:  # the node is the rule's only child: only the state changes
+                    states[-1] = actions[states[-2]][name][0]
+                    continue
+                children = values[-size:] if size else []
+                if size:
+                    del states[-size:]
+                    del values[-size:]
+                values.append(build(children))
+                states.append(actions[states[-1]][name][0])
+
+        pending: Token | None = None  # a newline, held back until the next token is known
+        position, line, length = 0, 1, len(text)
+        while position < length:
+            patterns, keywords, ignore, multiline = scanners[states[-1]]
+            found = None
+            for pattern in patterns:
+                found = pattern(text, position)
+                if found is not None:
+                    break
+            if found is None or found.end() == position:
+                raise SyntaxError(f"unexpected character at {position}")
+            kind, value, start = found.lastgroup or "", found.group(), position
+            position, token_line = found.end(), line
+            if kind in multiline:
+                line += value.count("\n")
+            if kind in ignore:
+                continue
+            if kind in keywords:
+                kind = keywords[kind](value) or kind
+            token = Token(kind, value, start, token_line, None, None, None, position)
+            if kind == _NEWLINE:
+                if pending is not None:
+                    feed(pending)
+                pending = token
+                continue
+            if pending is not None:
+                if kind in merge:  # the post-lexer joins the newline to the operator, at its position
+                    token = Token(kind, pending + value, start, token_line, None, None, None, position)
+                else:
+                    feed(pending)
+                pending = None
+            feed(token)
+        if pending is not None:
+            feed(pending)
+        while True:
+            shift, size, name, build = actions[states[-1]][_END]
+            if shift >= 0:
+                raise SyntaxError("a shift at the end")
+            if build is None:
+                states[-1] = actions[states[-2]][name][0]
+            else:
+                children = values[-size:] if size else []
+                if size:
+                    del states[-size:]
+                    del values[-size:]
+                values.append(build(children))
+                states.append(actions[states[-1]][name][0])
+            if states[-1] == self._end:
+                tree = values[-1]
+                if not isinstance(tree, Tree):
+                    raise SyntaxError("no tree")
+                return tree
+
+
+# One configuration with every construct of the grammar: the fast parser is used only if it reads
+# this exactly as python-hcl2 does (a python-hcl2 or Lark upgrade that changes anything disables it).
+_SELF_CHECK = r"""
+# comment
+include "root" { path = find_in_parent_folders("root.hcl") }
+locals {
+  a = "x/${local.b}/%{ if true }y%{ else }z%{ endif }/$${no}/%%{no}\\\"q\u00e9\n\t"
+  b = [for k, v in var.m : "${k}=${v}" if v != null]
+  t = "%{~ if var.x == \"a\" ~}y%{ endif }%{ for x in var.l }${x},%{ endfor }"
+  c = { for k in keys(var.m) : k => var.m[k]... }
+  d = var.x ? (-1 + 2.5e3) * 3 / 4 % 5 : !true
+  e = var.list[0].name
+  f = var.list.*.id
+  g = var.list[*].tags["n"]
+  h = provider::p::f(1, 2...)
+  i = x.0
+  j = 1 ==
+    2 ||
+    false &&
+    null
+  /* block
+     comment */
+  k = <<-EOT
+    text ${file("a.txt")}
+  EOT
+  l = <<EOT
+raw
+EOT
+  in = { for = 1, if = "x" }
+  m = a.b.c // trailing
+}
+block label "quoted" {
+  inner { x = 1 }
+}
+"""
+
+
+@functools.cache
+def _fast_parser() -> _FastParser | None:
+    try:
+        parser = _FastParser(hcl2.parser.parser())
+        if not _same_trees(parser.parse(_SELF_CHECK + "\n"), hcl2.parses_to_tree(_SELF_CHECK)):
+            return None
+    except Exception:  # an hcl2/Lark version whose internals differ: python-hcl2 parses everything
+        return None
+    return parser
+
+
+def _same_trees(fast: Tree[Token], reference: Tree[Token]) -> bool:
+    """Equal trees (Tree equality compares rule names and tokens' types and text) and token positions."""
+    if fast != reference:
+        return False
+    tokens = zip(fast.scan_values(_is_token), reference.scan_values(_is_token), strict=True)
+    return all((a.start_pos, a.end_pos, a.line) == (b.start_pos, b.end_pos, b.line) for a, b in tokens)
+
+
+def _is_token(value: object) -> bool:
+    return isinstance(value, Token)
 
 
 # ---- the stored form of FileRefs, for the cache kept between runs ----
@@ -679,6 +937,8 @@ def _parse_in_processes(
     methods = multiprocessing.get_all_start_methods()
     fork = "fork" in methods and threading.active_count() == 1
     context = multiprocessing.get_context("fork" if fork else None)
+    if fork:
+        _fast_parser()  # built once here, inherited by every worker
     chunk = max(1, len(texts) // (workers * 4))
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
