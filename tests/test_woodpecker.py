@@ -21,6 +21,8 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from driftctl import cli
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pytest depends on tomli before 3.11
@@ -398,3 +400,15 @@ def test_lock_pins_every_runtime_dependency_with_hashes() -> None:
         name = re.match(r"[A-Za-z0-9._-]+", requirement)
         assert name and name[0].lower().replace("_", "-") in locked, f"{requirement} is not locked"
     assert all(hashes for hashes in locked.values())
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "step_has"), [("drift-detection.yml", "--all"), ("changed-stacks.yml", "--changed")]
+)
+def test_pipeline_commands_parse_with_this_driftctl(pipeline: str, step_has: str) -> None:
+    """The flags the pipelines pass exist and take the values given: click parses them, nothing runs."""
+    (step,) = [s for s in _steps(_pipeline(pipeline)) if step_has in _commands(s)]
+    args = [arg.replace("$base", "origin/main") for arg in _driftctl_args(step)]
+    context = cli.plan.make_context("plan", args)
+    assert context.params["parallelism"] == 4
+    assert context.params["fail_on"] == "error"
