@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import gc
 import hashlib
 import importlib.metadata
 import json
@@ -181,6 +182,8 @@ _MAY_REFER = {
     Dialect.TERRAGRUNT: re.compile(r"\b(?:include|dependency|dependencies|terraform|locals)\b|" + _READ_CALL),
     Dialect.TERRAFORM: re.compile(r"\bmodule\s*[\"A-Za-z_{]|\blocals\b|" + _READ_CALL),
 }
+# any read function's name, anywhere (a substring test: every call of one has the name in its text)
+_READ_NAME = re.compile("|".join(map(re.escape, READ_FUNCTIONS)))
 # a read call inside a heredoc, whose template python-hcl2 keeps as one opaque token
 _HEREDOC_READ = re.compile(r"\b(" + "|".join(READ_FUNCTIONS) + r')\s*\(\s*(?:"([^"\\$%]*)"\s*[,)])?')
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.S)
@@ -262,7 +265,11 @@ def _file_refs(tree: Tree[Token], text: str, dialect: Dialect) -> FileRefs:
                 for name, value in _attributes(block_body)
                 if name == "source"
             )
-    refs.extend(_read_calls(tree, text))
+    # item by item from the last, which is the order of one walk over the whole tree; an item whose
+    # text holds no read function's name holds no call of one (names are identifiers, never escaped)
+    for item in reversed(body.children):
+        if isinstance(item, Tree) and _may_read(item, text):
+            refs.extend(_read_calls(item, text))
     # source order (iter_subtrees walks bottom-up), so messages name the first offending line
     return FileRefs(tuple(sorted(refs, key=lambda ref: ref.line)), local_exprs)
 
@@ -304,6 +311,13 @@ def _read_calls(tree: Tree[Token], text: str) -> Iterator[Ref]:
                 pending.append(child)
             elif child.type in _OPAQUE_TOKENS:
                 yield from _heredoc_reads(child)
+
+
+def _may_read(node: Tree[Token], text: str) -> bool:
+    first, last = _edge_token(node, first=True), _edge_token(node, first=False)
+    if first is None or last is None or first.start_pos is None or last.end_pos is None:
+        return first is not None  # no tokens: nothing to find; no positions: look anyway
+    return _READ_NAME.search(text, first.start_pos, last.end_pos) is not None
 
 
 def _heredoc_reads(token: Token) -> Iterator[Ref]:
@@ -566,6 +580,21 @@ class _FastParser:
                 scanners[id(basic)] = self._scanner(basic)
             self._scanners[state] = scanners[id(basic)]
         self._merge = frozenset(hcl2.postlexer.OPERATOR_TYPES)
+        # (state below, state, terminal) -> the state after every unit reduction that follows
+        self._chains: dict[tuple[int, int, str], int] = {}
+        self._new_token: Callable[..., Token] = Token._future_new  # Token() without its checks
+
+    def _unit_chain(self, below: int, state: int, kind: str) -> int:
+        """Where a run of unit reductions (expression <- or_expr <- ... <- expr_term) ends.
+
+        Each pops only the top state and pushes the goto from `below`, so the run depends on
+        `below`, the top state and the terminal alone: it is worked out once and remembered.
+        """
+        action = self._actions[state].get(kind)
+        while action is not None and action[0] < 0 and action[3] is None:
+            state = self._actions[below][action[2]][0]
+            action = self._actions[state].get(kind)
+        return state
 
     @staticmethod
     def _scanner(basic: Any) -> _Scanner:
@@ -581,7 +610,8 @@ class _FastParser:
         return patterns, keywords, ignore, frozenset(basic.newline_types)
 
     def parse(self, text: str) -> Tree[Token]:
-        actions, scanners, merge = self._actions, self._scanners, self._merge
+        actions, scanners, merge, chains = self._actions, self._scanners, self._merge, self._chains
+        new_token = self._new_token
         states = [self._start]
         values: list[Any] = []
 
@@ -594,7 +624,11 @@ class _FastParser:
                     values.append(token)
                     return
                 if build is None:  # the node is the rule's only child: only the state changes
-                    states[-1] = actions[states[-2]][name][0]
+                    key = (states[-2], states[-1], kind)
+                    target = chains.get(key)
+                    if target is None:
+                        target = chains[key] = self._unit_chain(*key)
+                    states[-1] = target
                     continue
                 children = values[-size:] if size else []
                 if size:
@@ -622,7 +656,7 @@ class _FastParser:
                 continue
             if kind in keywords:
                 kind = keywords[kind](value) or kind
-            token = Token(kind, value, start, token_line, None, None, None, position)
+            token = new_token(kind, value, start, token_line, None, None, None, position)
             if kind == _NEWLINE:
                 if pending is not None:
                     feed(pending)
@@ -630,7 +664,7 @@ class _FastParser:
                 continue
             if pending is not None:
                 if kind in merge:  # the post-lexer joins the newline to the operator, at its position
-                    token = Token(kind, pending + value, start, token_line, None, None, None, position)
+                    token = new_token(kind, pending + value, start, token_line, None, None, None, position)
                 else:
                     feed(pending)
                 pending = None
@@ -893,7 +927,7 @@ class RefCache:
             parsed = _parse_in_processes(texts, dialect, self._workers)
             if parsed is not None:
                 return parsed
-        return [parse_bytes(data, dialect) for data in texts]
+        return _parse_chunk(texts, dialect)
 
 
 def _store_key(key: tuple[bytes, Dialect]) -> str:
@@ -932,16 +966,42 @@ def _default_workers() -> int:
 def _parse_in_processes(
     texts: list[bytes], dialect: Dialect, workers: int
 ) -> list[FileRefs | ParseFailure] | None:
-    # fork is cheap (hcl2's parser is already built in this process) but unsafe once other threads
-    # run; then the platform default is used. Any failure to start workers means parse in-process.
+    """Parses in `workers - 1` child processes and this one, in chunks; None if no child can start.
+
+    This process is one of the workers: it takes chunks from the end while the children take them
+    from the start, so nobody waits for a slow chunk and half of the results need no pickling.
+    """
+    # fork is cheap (the parser built here is inherited) but unsafe once other threads run; then the
+    # platform default is used. Any failure to start workers means parse in-process.
     methods = multiprocessing.get_all_start_methods()
     fork = "fork" in methods and threading.active_count() == 1
     context = multiprocessing.get_context("fork" if fork else None)
     if fork:
-        _fast_parser()  # built once here, inherited by every worker
-    chunk = max(1, len(texts) // (workers * 4))
+        _fast_parser()
+    size = max(8, len(texts) // (workers * 8))
+    chunks = [texts[start : start + size] for start in range(0, len(texts), size)]
+    results: list[list[FileRefs | ParseFailure] | None] = [None] * len(chunks)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            return list(pool.map(parse_bytes, texts, [dialect] * len(texts), chunksize=chunk))
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+            futures = [pool.submit(_parse_chunk, chunk, dialect) for chunk in chunks]
+            for index in reversed(range(len(chunks))):
+                if not futures[index].cancel():  # a child has it already, and all before it
+                    break
+                results[index] = _parse_chunk(chunks[index], dialect)
+            for index, future in enumerate(futures):
+                if results[index] is None:
+                    results[index] = future.result()
     except (OSError, RuntimeError):
         return None
+    return [parsed for chunk in results for parsed in chunk or ()]
+
+
+def _parse_chunk(texts: list[bytes], dialect: Dialect) -> list[FileRefs | ParseFailure]:
+    # parse trees hold no reference cycles: the cycle collector would only walk them, again and again
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [parse_bytes(data, dialect) for data in texts]
+    finally:
+        if enabled:
+            gc.enable()

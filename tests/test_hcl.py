@@ -567,3 +567,21 @@ def test_generated_configs_parse_alike(text: str) -> None:
     assert hcl._same_trees(fast.parse(text + "\n"), reference)
     for dialect in (Dialect.TERRAGRUNT, Dialect.TERRAFORM):
         assert hcl.parse_text(text, dialect) == _refs_without_fast_parser(text, dialect)
+
+
+READS = [
+    'inputs = {\n  a = file("a") + file("b")\n  b = templatefile(file("c"), { d = filebase64("d") })\n}\n'
+    'locals { e = [file("e"), <<EOT\n${file("f")} ${fileset(".", "*")}\nEOT\n, file("g")] }\n'
+    'generate "x" {\n  contents = "${file("h")}${read_terragrunt_config("i")}"\n}\n',
+    '# file("not a call") in a comment\ninputs = { a = "file" }\nlocals { b = mark_as_read("m") }\n',
+    "inputs = {\n  a = <<-EOT\n    ${filemd5(local.x)}\n  EOT\n}\n",
+]
+
+
+@pytest.mark.parametrize("text", CORPUS + READS)
+def test_reads_found_item_by_item_equal_one_walk_over_the_whole_tree(text: str) -> None:
+    tree = hcl2.parses_to_tree(text)
+    expected = sorted(hcl._read_calls(tree, text), key=lambda ref: ref.line)
+    for dialect in (Dialect.TERRAGRUNT, Dialect.TERRAFORM):
+        found = [ref for ref in hcl.parse_text(text, dialect).refs if ref.name in hcl.READ_FUNCTIONS]
+        assert found == expected
