@@ -551,7 +551,25 @@ class GraphBuilder:
 
 
 def build_inputs(stacks: Sequence[Stack], builder: GraphBuilder) -> dict[str, StackInputs]:
-    return {stack.id: builder.stack_inputs(stack) for stack in stacks}
+    files = builder.files
+    if not isinstance(files, DiskFiles):
+        return {stack.id: builder.stack_inputs(stack) for stack in stacks}
+    # worker processes parse the preloaded files from the first on (hcl._Batch): take the stacks
+    # whose files they have parsed, and when there is none, the last, whose files are parsed here
+    # meanwhile; the result keeps the stacks' order
+    built: dict[str, StackInputs] = {}
+    pending = deque(stacks)
+    while pending:
+        stack = pending.popleft() if _ready(files, builder.root, pending[0]) else pending.pop()
+        built[stack.id] = builder.stack_inputs(stack)
+    return {stack.id: built[stack.id] for stack in stacks}
+
+
+def _ready(files: DiskFiles, root: str, stack: Stack) -> bool:
+    directory = _join(root, stack.id)
+    if stack.tool is Tool.TERRAGRUNT:
+        return files.cache.ready(_join(directory, TERRAGRUNT_CONFIG), Dialect.TERRAGRUNT)
+    return all(files.cache.ready(path, _tf_dialect(path)) for path in files.tf_files(directory))
 
 
 # ---- selection (pure) ----
@@ -972,7 +990,12 @@ def _select_for_changes(
         return everything(stacks, None, removed, default=global_reasons)
     preload_stacks(stacks, root_dir, files)
     builder = GraphBuilder(root_dir, changes.top.resolve().as_posix(), files)
-    return select(stacks, build_inputs(stacks, builder), found, removed)
+    try:
+        inputs = build_inputs(stacks, builder)
+    finally:
+        if isinstance(files, DiskFiles):
+            files.cache.close()  # normally done already: every preloaded file was asked for
+    return select(stacks, inputs, found, removed)
 
 
 def _restrict(selection: Selection, stacks: Sequence[Stack], only: Collection[str] | None) -> Selection:

@@ -21,7 +21,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -858,6 +858,10 @@ class RefCache:
     def __init__(self, workers: int | None = None, store: Path | None = None) -> None:
         self._by_path: dict[tuple[str, Dialect], FileRefs | ParseFailure | None] = {}
         self._by_content: dict[tuple[bytes, Dialect], FileRefs | ParseFailure] = {}
+        # parses still under way in a batch (see _Batch): content -> where, path -> content
+        self._waiting: dict[tuple[bytes, Dialect], tuple[_Batch, int]] = {}
+        self._later: dict[tuple[str, Dialect], tuple[bytes, Dialect]] = {}
+        self._batches: list[_Batch] = []
         self._workers = workers if workers is not None else _default_workers()
         self._store = store
         self._stored = _load_store(store) if store is not None else {}
@@ -871,15 +875,23 @@ class RefCache:
         """The file's references; None when it does not exist."""
         key = (path, dialect)
         if key not in self._by_path:
-            self.preload([path], dialect)
+            content = self._later.pop(key, None)
+            if content is None:
+                self.preload([path], dialect)
+            else:
+                self._by_path[key] = self._resolve(content)
         return self._by_path[key]
 
     def preload(self, paths: Sequence[str], dialect: Dialect) -> None:
-        """Reads and parses the files not seen yet, in worker processes when there are many."""
+        """Reads the files not seen yet and parses them, in worker processes when there are many.
+
+        Those are parsed while the caller goes on: `get` then waits for a file's parse, or parses
+        its chunk here when no worker has started it (see _Batch).
+        """
         pending: dict[tuple[bytes, Dialect], bytes] = {}
         digests: dict[str, bytes] = {}
         for path in paths:
-            if (path, dialect) in self._by_path:
+            if (path, dialect) in self._by_path or (path, dialect) in self._later:
                 continue
             data = _read(path)
             if data is None or isinstance(data, ParseFailure):
@@ -888,18 +900,42 @@ class RefCache:
             digest = hashlib.blake2b(data, digest_size=16).digest()
             digests[path] = digest
             key = (digest, dialect)
-            if key not in self._by_content and not self._restore(key):
+            if key not in self._by_content and key not in self._waiting and not self._restore(key):
                 pending[key] = data
-        parsed = self._parse_all(list(pending.values()), dialect)
-        self._parsed += len(parsed)
-        self._by_content.update(zip(pending, parsed, strict=True))
+        texts = list(pending.values())
+        self._parsed += len(texts)
+        batch = self._start(texts, dialect)
+        if batch is None:
+            self._by_content.update(zip(pending, _parse_chunk(texts, dialect), strict=True))
+        else:
+            self._waiting.update((key, (batch, index)) for index, key in enumerate(pending))
         for path, digest in digests.items():
-            self._by_path[(path, dialect)] = self._by_content[(digest, dialect)]
+            key = (digest, dialect)
+            if key in self._by_content:
+                self._by_path[(path, dialect)] = self._by_content[key]
+            else:
+                self._later[(path, dialect)] = key
+
+    def ready(self, path: str, dialect: Dialect) -> bool:
+        """Whether `get` would answer at once: no parse to run here, none to wait for."""
+        content = self._later.get((path, dialect))
+        if content is None or content in self._by_content:
+            return (path, dialect) in self._by_path or content is not None
+        batch, index = self._waiting[content]
+        return batch.ready(index)
+
+    def close(self) -> None:
+        """Stops the worker processes; what they had not parsed yet is parsed here when asked for."""
+        for batch in self._batches:
+            batch.close()
+        self._batches.clear()
 
     def save(self) -> None:
         """Writes what this run used to the store; a cache that cannot be written is no error."""
         if self._store is None:
             return
+        for content in list(self._waiting):
+            self._resolve(content)
         entries = {_store_key(key): encode(value) for key, value in self._by_content.items()}
         if entries.keys() == self._stored.keys() and not self._parsed:
             return
@@ -912,6 +948,12 @@ class RefCache:
         except OSError:
             return
 
+    def _resolve(self, content: tuple[bytes, Dialect]) -> FileRefs | ParseFailure:
+        if content not in self._by_content:
+            batch, index = self._waiting.pop(content)
+            self._by_content[content] = batch.result(index)
+        return self._by_content[content]
+
     def _restore(self, key: tuple[bytes, Dialect]) -> bool:
         stored = self._stored.get(_store_key(key))
         if stored is None:
@@ -922,12 +964,80 @@ class RefCache:
             return False
         return True
 
-    def _parse_all(self, texts: list[bytes], dialect: Dialect) -> list[FileRefs | ParseFailure]:
-        if self._workers > 1 and len(texts) >= _PARALLEL_AT:
-            parsed = _parse_in_processes(texts, dialect, self._workers)
-            if parsed is not None:
-                return parsed
-        return _parse_chunk(texts, dialect)
+    def _start(self, texts: list[bytes], dialect: Dialect) -> _Batch | None:
+        if self._workers < 2 or len(texts) < _PARALLEL_AT:
+            return None
+        self.close()  # one pool at a time: forking next to a running pool's thread is unsafe
+        batch = _Batch.start(texts, dialect, self._workers)
+        if batch is not None:
+            self._batches.append(batch)
+        return batch
+
+
+class _Batch:
+    """Files parsed in `workers - 1` child processes and in this one, chunk by chunk.
+
+    The children take chunks from the start. A result asked for is awaited if a child has its
+    chunk, else its chunk is parsed here and then. changed.py builds stack inputs from the
+    start while the children's results are `ready` and from the end otherwise: this process does
+    its own work on results as they come, parses from the end only when it would wait, and the
+    results it parses need no pickling.
+    """
+
+    def __init__(self, pool: ProcessPoolExecutor, texts: list[bytes], dialect: Dialect, workers: int) -> None:
+        # small chunks: whoever finishes first idles for at most the chunks handed to a child
+        self._size = size = max(16, len(texts) // (workers * 32))
+        self._pool, self._dialect = pool, dialect
+        self._chunks = [texts[start : start + size] for start in range(0, len(texts), size)]
+        self._results: list[list[FileRefs | ParseFailure] | None] = [None] * len(self._chunks)
+        self._left = len(self._chunks)
+        self._futures: list[Future[list[FileRefs | ParseFailure]]] = [
+            pool.submit(_parse_chunk, chunk, dialect) for chunk in self._chunks
+        ]
+
+    @classmethod
+    def start(cls, texts: list[bytes], dialect: Dialect, workers: int) -> _Batch | None:
+        """None when no worker process can start: then the caller parses everything itself."""
+        # fork is cheap (the parser built here is inherited) but unsafe once other threads run;
+        # then the platform default is used
+        fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+        if fork:
+            _fast_parser()
+        try:
+            pool = ProcessPoolExecutor(
+                workers - 1, mp_context=multiprocessing.get_context("fork" if fork else None)
+            )
+        except (OSError, RuntimeError):
+            return None
+        try:
+            return cls(pool, texts, dialect, workers)
+        except (OSError, RuntimeError):
+            pool.shutdown(cancel_futures=True)
+            return None
+
+    def result(self, index: int) -> FileRefs | ParseFailure:
+        number, offset = divmod(index, self._size)
+        chunk = self._results[number]
+        if chunk is None:
+            future = self._futures[number]
+            try:
+                chunk = (
+                    _parse_chunk(self._chunks[number], self._dialect) if future.cancel() else future.result()
+                )
+            except (OSError, RuntimeError):  # a worker died (BrokenProcessPool): parse here instead
+                chunk = _parse_chunk(self._chunks[number], self._dialect)
+            self._results[number] = chunk
+            self._left -= 1
+            if not self._left:
+                self._pool.shutdown()
+        return chunk[offset]
+
+    def ready(self, index: int) -> bool:
+        number = index // self._size
+        return self._results[number] is not None or self._futures[number].done()
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
 
 
 def _store_key(key: tuple[bytes, Dialect]) -> str:
@@ -961,39 +1071,6 @@ def _read(path: str) -> bytes | ParseFailure | None:
 def _default_workers() -> int:
     cpus = os.cpu_count() or 1
     return max(1, min(cpus, 8))
-
-
-def _parse_in_processes(
-    texts: list[bytes], dialect: Dialect, workers: int
-) -> list[FileRefs | ParseFailure] | None:
-    """Parses in `workers - 1` child processes and this one, in chunks; None if no child can start.
-
-    This process is one of the workers: it takes chunks from the end while the children take them
-    from the start, so nobody waits for a slow chunk and half of the results need no pickling.
-    """
-    # fork is cheap (the parser built here is inherited) but unsafe once other threads run; then the
-    # platform default is used. Any failure to start workers means parse in-process.
-    methods = multiprocessing.get_all_start_methods()
-    fork = "fork" in methods and threading.active_count() == 1
-    context = multiprocessing.get_context("fork" if fork else None)
-    if fork:
-        _fast_parser()
-    size = max(8, len(texts) // (workers * 8))
-    chunks = [texts[start : start + size] for start in range(0, len(texts), size)]
-    results: list[list[FileRefs | ParseFailure] | None] = [None] * len(chunks)
-    try:
-        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
-            futures = [pool.submit(_parse_chunk, chunk, dialect) for chunk in chunks]
-            for index in reversed(range(len(chunks))):
-                if not futures[index].cancel():  # a child has it already, and all before it
-                    break
-                results[index] = _parse_chunk(chunks[index], dialect)
-            for index, future in enumerate(futures):
-                if results[index] is None:
-                    results[index] = future.result()
-    except (OSError, RuntimeError):
-        return None
-    return [parsed for chunk in results for parsed in chunk or ()]
 
 
 def _parse_chunk(texts: list[bytes], dialect: Dialect) -> list[FileRefs | ParseFailure]:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_git import GitRepo, isolate_git
 
-from driftctl import changed, git
+from driftctl import changed, git, hcl
 from driftctl.changed import StackInputs, Touch, explain_lines, select_changed
 from driftctl.discover import discover
 from driftctl.model import Selection, Stack, Tool
@@ -676,3 +676,29 @@ def test_find_in_parent_folders_finds_directories_too(infra: GitRepo) -> None:
     change(infra, "prod/net/vpc/terragrunt.hcl")
     infra.commit()
     assert ids(select(infra)) == ["prod/net/edge", "prod/net/vpc"]
+
+
+def test_inputs_built_while_workers_parse_equal_inputs_built_in_order(tmp_path: Path) -> None:
+    root = tmp_path / "live"
+    (root / "modules/m").mkdir(parents=True)
+    (root / "modules/m/main.tf").write_text('module "n" {\n  source = "../n"\n}\n')
+    (root / "root.hcl").write_text('locals {\n  org = "acme"\n}\n')
+    for number in range(150):
+        directory = root / f"s{number:03}"
+        directory.mkdir()
+        dependency = f'dependency "d" {{\n  config_path = "../s{number - 1:03}"\n}}\n' if number else ""
+        (directory / "terragrunt.hcl").write_text(
+            'include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n'
+            f'terraform {{\n  source = "../modules/m"\n}}\n{dependency}'
+            f'inputs = {{\n  n = {number}\n  f = file("x.json")\n}}\n'
+        )
+    stacks = discover(root, Tool.TERRAGRUNT)
+    top = root.resolve().as_posix()
+    serial = changed.DiskFiles(hcl.RefCache(workers=1))
+    expected = changed.build_inputs(stacks, changed.GraphBuilder(top, top, serial))
+    files = changed.DiskFiles(hcl.RefCache(workers=2))
+    changed.preload_stacks(stacks, top, files)
+    found = changed.build_inputs(stacks, changed.GraphBuilder(top, top, files))
+    files.cache.close()
+    assert list(found.items()) == list(expected.items())
+    assert found["s001"].dependencies == ("s000",)

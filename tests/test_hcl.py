@@ -585,3 +585,24 @@ def test_reads_found_item_by_item_equal_one_walk_over_the_whole_tree(text: str) 
     for dialect in (Dialect.TERRAGRUNT, Dialect.TERRAFORM):
         found = [ref for ref in hcl.parse_text(text, dialect).refs if ref.name in hcl.READ_FUNCTIONS]
         assert found == expected
+
+
+def test_a_batch_closed_early_is_parsed_here_when_asked(tmp_path: Path) -> None:
+    paths = []
+    for number in range(200):
+        path = tmp_path / f"{number}.hcl"
+        path.write_text(f'dependency "d" {{\n  config_path = "../{number % 150}"\n}}\n')
+        paths.append(str(path))
+    serial = hcl.RefCache(workers=1)
+    expected = [serial.get(p, Dialect.TERRAGRUNT) for p in paths]
+    for close_early in (False, True):
+        parallel = hcl.RefCache(workers=2)
+        parallel.preload(paths, Dialect.TERRAGRUNT)
+        if close_early:
+            parallel.close()  # the chunks no worker started are cancelled
+        found = [parallel.get(p, Dialect.TERRAGRUNT) for p in reversed(paths)][::-1]
+        assert found == expected
+        assert all(parallel.ready(p, Dialect.TERRAGRUNT) for p in paths)
+        assert not parallel.ready(str(tmp_path / "unseen.hcl"), Dialect.TERRAGRUNT)
+        assert parallel.parsed == 150  # 50 copies share a parse
+        parallel.close()
