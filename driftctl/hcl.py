@@ -573,12 +573,10 @@ class _FastParser:
         (start,) = options.start
         self._start: int = table.start_states[start]
         self._end: int = table.end_states[start]
-        scanners: dict[int, _Scanner] = {}  # many states share one scanner
+        # made when first needed: compiling all of them costs more than a hundred files' parses
+        self._lexers: dict[int, Any] = lexer.lexers
         self._scanners: dict[int, _Scanner] = {}
-        for state, basic in lexer.lexers.items():
-            if id(basic) not in scanners:
-                scanners[id(basic)] = self._scanner(basic)
-            self._scanners[state] = scanners[id(basic)]
+        self._by_lexer: dict[int, _Scanner] = {}  # many states share one lexer
         self._merge = frozenset(hcl2.postlexer.OPERATOR_TYPES)
         # (state below, state, terminal) -> the state after every unit reduction that follows
         self._chains: dict[tuple[int, int, str], int] = {}
@@ -595,6 +593,14 @@ class _FastParser:
             state = self._actions[below][action[2]][0]
             action = self._actions[state].get(kind)
         return state
+
+    def _scanner_for(self, state: int) -> _Scanner:
+        basic = self._lexers[state]
+        scanner = self._by_lexer.get(id(basic))
+        if scanner is None:
+            scanner = self._by_lexer[id(basic)] = self._scanner(basic)
+        self._scanners[state] = scanner
+        return scanner
 
     @staticmethod
     def _scanner(basic: Any) -> _Scanner:
@@ -640,7 +646,10 @@ class _FastParser:
         pending: Token | None = None  # a newline, held back until the next token is known
         position, line, length = 0, 1, len(text)
         while position < length:
-            patterns, keywords, ignore, multiline = scanners[states[-1]]
+            scanner = scanners.get(states[-1])
+            if scanner is None:
+                scanner = self._scanner_for(states[-1])
+            patterns, keywords, ignore, multiline = scanner
             found = None
             for pattern in patterns:
                 found = pattern(text, position)
