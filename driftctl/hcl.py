@@ -943,11 +943,11 @@ class RefCache:
         """Writes what this run used to the store; a cache that cannot be written is no error."""
         if self._store is None:
             return
+        if not self._parsed and {_store_key(key) for key in self._by_content} == self._stored.keys():
+            return  # nothing parsed, nothing dropped: the store already says all of it
         for content in list(self._waiting):
             self._resolve(content)
         entries = {_store_key(key): encode(value) for key, value in self._by_content.items()}
-        if entries.keys() == self._stored.keys() and not self._parsed:
-            return
         document = {"version": STORE_VERSION, "parser": _PARSER_VERSION, "entries": entries}
         try:
             self._store.parent.mkdir(parents=True, exist_ok=True)

@@ -350,6 +350,26 @@ def test_the_store_is_reused_and_a_bad_store_ignored(tmp_path: Path) -> None:
     assert isinstance(result, FileRefs) and result.refs[0].expr == (Lit("../y"),)
 
 
+def test_a_store_that_would_not_change_is_not_rewritten(tmp_path: Path) -> None:
+    config = tmp_path / "terragrunt.hcl"
+    config.write_text('dependency "x" {\n  config_path = "../x"\n}\n')
+    store = tmp_path / "refs.json"
+    first = hcl.RefCache(workers=1, store=store)
+    first.get(str(config), Dialect.TERRAGRUNT)
+    first.save()
+    written = store.stat().st_ino  # a rewrite replaces the file
+    again = hcl.RefCache(workers=1, store=store)
+    again.get(str(config), Dialect.TERRAGRUNT)
+    again.save()
+    assert store.stat().st_ino == written
+    # an entry no file needs any more is dropped
+    config.write_text('dependency "y" {\n  config_path = "../y"\n}\n')
+    edited = hcl.RefCache(workers=1, store=store)
+    edited.get(str(config), Dialect.TERRAGRUNT)
+    edited.save()
+    assert len(json.loads(store.read_text())["entries"]) == 1
+
+
 def test_an_unwritable_store_is_no_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     cache = hcl.RefCache(workers=1, store=tmp_path / "file" / "below-a-file.json")
