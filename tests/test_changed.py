@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -597,6 +598,25 @@ def test_parse_results_are_kept_in_the_git_directory(infra: GitRepo) -> None:
     infra.commit()
     assert ids(select(infra)) == ["prod/app", "prod/web"]
     assert ids(select(infra, cache=False)) == ["prod/app", "prod/web"]
+
+
+def test_the_cycle_collector_is_paused_only_while_selecting(infra: GitRepo) -> None:
+    change(infra, "modules/app/main.tf")
+    infra.commit()
+    assert gc.isenabled()
+    select(infra)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), changed._gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError
+    assert gc.isenabled()
+    gc.disable()  # paused by a caller already: stays paused
+    try:
+        with changed._gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_terraform_root_modules_resolve_relative_reads(tmp_path: Path) -> None:
