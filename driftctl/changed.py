@@ -238,6 +238,8 @@ class GraphBuilder:
     def __init__(self, root: str, top: str, files: Files) -> None:
         self.root, self.top, self.files = root, top, files
         self._module_edges: dict[tuple[str, bool], _ModuleEdges] = {}
+        # stacks with the same source reach the same modules the same way: one walk for all of them
+        self._reachable: dict[tuple[str, tuple[Step, ...], bool], _Collected] = {}
         # stacks side by side search the same parent folders: one answer per (start, names)
         self._found: dict[tuple[str, tuple[str, ...]], tuple[str | None, tuple[str, ...]]] = {}
         self._relative: dict[str, str] = {}
@@ -364,21 +366,31 @@ class GraphBuilder:
         self, start: str, steps: tuple[Step, ...], out: _Collected, root_module: bool = False
     ) -> None:
         """Every module reachable from `start` through local module sources, breadth first."""
+        key = (start, steps, root_module)
+        if key not in self._reachable:
+            self._reachable[key] = self._walk_modules(start, steps, root_module)
+        reached = self._reachable[key]
+        out.watches.extend(reached.watches)
+        out.failures.extend(reached.failures)
+
+    def _walk_modules(self, start: str, steps: tuple[Step, ...], root_module: bool) -> _Collected:
+        reached = _Collected()
         queue: deque[tuple[str, tuple[Step, ...]]] = deque([(start, steps)])
         visited = {start}
         while queue:
             directory, path = queue.popleft()
             edges = self._edges(directory, root_module and directory == start)
-            out.failures.extend(edges.failures)
+            reached.failures.extend(edges.failures)
             for function, target, is_dir in edges.reads:
                 step = Step(function, self._rel(target))
-                out.watches.append(Watch(step.path, is_dir, (*path, step)))
+                reached.watches.append(Watch(step.path, is_dir, (*path, step)))
             for module in edges.modules:
                 step = Step("module", self._rel(module))
-                out.watches.append(Watch(step.path, True, (*path, step)))
+                reached.watches.append(Watch(step.path, True, (*path, step)))
                 if module not in visited:
                     visited.add(module)
                     queue.append((module, (*path, step)))
+        return reached
 
     def _edges(self, directory: str, root_module: bool) -> _ModuleEdges:
         key = (directory, root_module)
