@@ -762,35 +762,49 @@ def _is_token(value: object) -> bool:
 
 # ---- the stored form of FileRefs, for the cache kept between runs ----
 
-# bump whenever what is extracted changes: stored entries of another version are ignored
-STORE_VERSION = 2
+# bump whenever what is extracted or how it is stored changes: stores of another version are ignored
+STORE_VERSION = 3
 try:
     _PARSER_VERSION = importlib.metadata.version("python-hcl2")
 except importlib.metadata.PackageNotFoundError:  # vendored or run from a checkout
     _PARSER_VERSION = "unknown"
 
 
-def encode(value: FileRefs | ParseFailure) -> object:
-    """A JSON-able form of a parse result."""
+def encode(value: FileRefs | ParseFailure, table: dict[Ref, int]) -> object:
+    """A JSON-able form of a parse result, its references as numbers in `table` (added as needed).
+
+    Many files refer to the same things the same way (every stack's include of root.hcl): the store
+    keeps each reference once, in `encode_refs(table)`.
+    """
     if isinstance(value, ParseFailure):
         return {"failure": value.message}
     return {
-        "refs": [[r.kind.value, _encode_expr(r.expr), r.text, r.line, r.name] for r in value.refs],
+        "refs": [table.setdefault(ref, len(table)) for ref in value.refs],
         "locals": {name: _encode_expr(expr) for name, expr in value.locals.items()},
     }
 
 
-def decode(data: object) -> FileRefs | ParseFailure:
-    """The inverse of `encode`; ValueError for anything it would not have produced."""
+def encode_refs(table: Mapping[Ref, int]) -> list[object]:
+    """The JSON-able form of `encode`'s table, in the order of its numbers."""
+    return [[r.kind.value, _encode_expr(r.expr), r.text, r.line, r.name] for r in table]
+
+
+def decode_refs(data: object) -> tuple[Ref, ...]:
+    """The inverse of `encode_refs`; ValueError for anything it would not have produced."""
+    return tuple(_decode_ref(item) for item in _list(data))
+
+
+def decode(data: object, refs: Sequence[Ref]) -> FileRefs | ParseFailure:
+    """The inverse of `encode`, given `decode_refs` of its table; ValueError for what it never makes."""
     if not isinstance(data, dict):
         raise ValueError("not an object")
     if "failure" in data:
         return ParseFailure(_str(data["failure"]))
-    refs = tuple(_decode_ref(item) for item in _list(data.get("refs")))
+    found = tuple(refs[_index(item, len(refs))] for item in _list(data.get("refs")))
     local_exprs = data.get("locals")
     if not isinstance(local_exprs, dict):
         raise ValueError("locals is not an object")
-    return FileRefs(refs, {_str(name): _decode_expr(expr) for name, expr in local_exprs.items()})
+    return FileRefs(found, {_str(name): _decode_expr(expr) for name, expr in local_exprs.items()})
 
 
 def _encode_expr(expr: PathExpr) -> list[object]:
@@ -840,6 +854,12 @@ def _decode_ref(data: object) -> Ref:
     return Ref(RefKind(_str(kind)), _decode_expr(expr), _str(text), line, _str(name))
 
 
+def _index(data: object, size: int) -> int:
+    if not isinstance(data, int) or isinstance(data, bool) or not 0 <= data < size:
+        raise ValueError("not a reference's number")
+    return data
+
+
 def _list(data: object) -> list[object]:
     if not isinstance(data, list):
         raise ValueError("not a list")
@@ -873,7 +893,7 @@ class RefCache:
         self._batches: list[_Batch] = []
         self._workers = workers if workers is not None else _default_workers()
         self._store = store
-        self._stored = _load_store(store) if store is not None else {}
+        self._stored, self._stored_refs = _load_store(store) if store is not None else ({}, ())
         self._parsed = 0  # files actually parsed (not found in memory or the store)
 
     @property
@@ -947,12 +967,19 @@ class RefCache:
             return  # nothing parsed, nothing dropped: the store already says all of it
         for content in list(self._waiting):
             self._resolve(content)
-        entries = {_store_key(key): encode(value) for key, value in self._by_content.items()}
-        document = {"version": STORE_VERSION, "parser": _PARSER_VERSION, "entries": entries}
+        table: dict[Ref, int] = {}
+        entries = {_store_key(key): encode(value, table) for key, value in self._by_content.items()}
+        document = {
+            "version": STORE_VERSION,
+            "parser": _PARSER_VERSION,
+            "refs": encode_refs(table),
+            "entries": entries,
+        }
         try:
             self._store.parent.mkdir(parents=True, exist_ok=True)
             temporary = self._store.with_name(f"{self._store.name}.{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+            text = json.dumps(document, separators=(",", ":"), check_circular=False)  # a tree of lists
+            temporary.write_text(text, encoding="utf-8")
             temporary.replace(self._store)  # atomic: a concurrent run reads the old or the new file
         except OSError:
             return
@@ -968,7 +995,7 @@ class RefCache:
         if stored is None:
             return False
         try:
-            self._by_content[key] = decode(stored)
+            self._by_content[key] = decode(stored, self._stored_refs)
         except (ValueError, TypeError):
             return False
         return True
@@ -1053,18 +1080,22 @@ def _store_key(key: tuple[bytes, Dialect]) -> str:
     return f"{key[1].value}:{key[0].hex()}"
 
 
-def _load_store(store: Path) -> dict[str, object]:
-    """The stored entries, or none when the file is missing, unreadable or from another version."""
+def _load_store(store: Path) -> tuple[dict[str, object], tuple[Ref, ...]]:
+    """The stored entries and their references; none when missing, unreadable or of another version."""
     try:
         document = json.loads(store.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return {}, ()
     if not isinstance(document, dict) or document.get("version") != STORE_VERSION:
-        return {}
+        return {}, ()
     if document.get("parser") != _PARSER_VERSION:  # another parser may read files differently
-        return {}
+        return {}, ()
     entries = document.get("entries")
-    return entries if isinstance(entries, dict) else {}
+    try:
+        refs = decode_refs(document.get("refs"))
+    except (ValueError, TypeError):
+        return {}, ()
+    return (entries, refs) if isinstance(entries, dict) else ({}, ())
 
 
 def _read(path: str) -> bytes | ParseFailure | None:

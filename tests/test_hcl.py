@@ -314,17 +314,38 @@ _file_refs = st.builds(
 )
 
 
-@given(st.one_of(_file_refs, st.builds(ParseFailure, _texts)))
-def test_stored_form_round_trips(value: FileRefs | ParseFailure) -> None:
-    assert hcl.decode(json.loads(json.dumps(hcl.encode(value)))) == value
+@given(st.lists(st.one_of(_file_refs, st.builds(ParseFailure, _texts)), max_size=3))
+def test_stored_form_round_trips(values: list[FileRefs | ParseFailure]) -> None:
+    table: dict[hcl.Ref, int] = {}  # shared by the values, as in the store
+    encoded = json.loads(json.dumps([hcl.encode(value, table) for value in values]))
+    refs = hcl.decode_refs(json.loads(json.dumps(hcl.encode_refs(table))))
+    assert [hcl.decode(data, refs) for data in encoded] == values
+
+
+_REF = hcl.Ref(RefKind.INCLUDE, (Lit("../root.hcl"),), '"../root.hcl"', 2, "root")
 
 
 @pytest.mark.parametrize(
-    "data", [None, [], {"refs": [["bogus", [], "", 1, ""]], "locals": {}}, {"refs": [], "locals": []}]
+    "data",
+    [
+        None,
+        [],
+        {"refs": [1], "locals": {}},  # no such reference
+        {"refs": [-1], "locals": {}},
+        {"refs": [True], "locals": {}},
+        {"refs": [[0]], "locals": {}},
+        {"refs": [0], "locals": []},
+    ],
 )
 def test_malformed_stored_entries_are_rejected(data: object) -> None:
     with pytest.raises(ValueError):
-        hcl.decode(data)
+        hcl.decode(data, (_REF,))
+
+
+@pytest.mark.parametrize("data", [None, {}, [["bogus", [], "", 1, ""]], [["include", [], "", "2", ""]]])
+def test_malformed_stored_references_are_rejected(data: object) -> None:
+    with pytest.raises(ValueError):
+        hcl.decode_refs(data)
 
 
 def test_the_store_is_reused_and_a_bad_store_ignored(tmp_path: Path) -> None:
@@ -338,7 +359,23 @@ def test_the_store_is_reused_and_a_bad_store_ignored(tmp_path: Path) -> None:
     again = hcl.RefCache(workers=1, store=store)
     assert again.get(str(config), Dialect.TERRAGRUNT) == expected
     assert again.parsed == 0
-    for bad in ("not json", '{"version": -1, "entries": {}}', '{"version": 2, "parser": "0", "entries": {}}'):
+    saved = json.loads(store.read_text())
+    ((key, entry),) = saved["entries"].items()
+    # version 2 kept each file's references in its entry
+    previous = {
+        "version": 2,
+        "parser": saved["parser"],
+        "entries": {key: {"refs": [saved["refs"][i] for i in entry["refs"]], "locals": entry["locals"]}},
+    }
+    bad_stores = [
+        "not json",
+        '{"version": -1, "entries": {}}',
+        json.dumps({**saved, "parser": "0"}),
+        json.dumps(previous),
+        json.dumps({**saved, "refs": [["bogus"]]}),  # a broken table: nothing in the store is used
+        json.dumps({**saved, "refs": []}),  # the entry names a reference the table lacks
+    ]
+    for bad in bad_stores:
         store.write_text(bad)
         fresh = hcl.RefCache(workers=1, store=store)
         assert fresh.get(str(config), Dialect.TERRAGRUNT) == expected
