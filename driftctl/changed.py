@@ -243,6 +243,8 @@ class GraphBuilder:
         # stacks side by side search the same parent folders: one answer per (start, names)
         self._found: dict[tuple[str, tuple[str, ...]], tuple[str | None, tuple[str, ...]]] = {}
         self._relative: dict[str, str] = {}
+        # find_in_parent_folders' candidates are the same for stacks side by side: so are their watches
+        self._value_watches: dict[tuple[tuple[str, ...], str, tuple[Step, ...]], tuple[Watch, ...]] = {}
 
     def stack_inputs(self, stack: Stack) -> StackInputs:
         directory = _join(self.root, stack.id)
@@ -304,9 +306,8 @@ class GraphBuilder:
     ) -> None:
         value = self._eval(ref.expr, scope, 0)
         label = _label(ref)
-        out.watches.extend(
-            Watch(self._rel(path), False, (*steps, Step(label, self._rel(path)))) for path in value.watches
-        )
+        if value.watches:
+            out.watches.extend(self._watches(value.watches, label, steps))
         if ref.kind is RefKind.SOURCE:
             self._source(ref, value, scope, steps, out)
             return
@@ -330,6 +331,15 @@ class GraphBuilder:
             # read_terragrunt_config evaluates the file in its own directory
             read = _Scope(posixpath.dirname(target), scope.stack_dir, target)
             self._config(target, read, (*steps, step), out, seen, depth + 1)
+
+    def _watches(self, paths: tuple[str, ...], label: str, steps: tuple[Step, ...]) -> tuple[Watch, ...]:
+        """Watches on the paths whose creation or removal changes a value."""
+        key = (paths, label, steps)
+        if key not in self._value_watches:
+            self._value_watches[key] = tuple(
+                Watch(self._rel(path), False, (*steps, Step(label, self._rel(path)))) for path in paths
+            )
+        return self._value_watches[key]
 
     def _source(
         self, ref: Ref, value: _Value, scope: _Scope, steps: tuple[Step, ...], out: _Collected
