@@ -177,7 +177,7 @@ class _Value:
 
     @property
     def known(self) -> str | None:
-        if any(segment is None for segment in self.segments):
+        if None in self.segments:
             return None
         return "".join(segment or "" for segment in self.segments)
 
