@@ -1072,7 +1072,7 @@ def select_changed(
     """
     changes = git.collect_changes(root, base, include_uncommitted, deepen_by)
     store = git.common_dir(changes.top) / CACHE_FILE if cache and changes.fallback_reason is None else None
-    with _gc_paused():  # loading and saving the store allocate as much as the selection
+    with _gc_paused():  # loading and saving the store allocate many objects too
         files = DiskFiles(RefCache(store=store))
         selection = select_for_changes(
             root,
