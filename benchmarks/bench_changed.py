@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from driftctl import changed, git
 from driftctl.discover import discover
-from driftctl.hcl import RefCache
 from driftctl.model import Selection, Tool
+from driftctl.parse_cache import RefCache
 
 T = TypeVar("T")
 ENVS = ("dev", "staging", "prod", "sandbox")

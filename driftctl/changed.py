@@ -41,14 +41,14 @@ from driftctl.hcl import (
     Part,
     PathExpr,
     Ref,
-    RefCache,
     RefKind,
 )
 from driftctl.model import Selection, Stack, Tool
+from driftctl.parse_cache import RefCache
 
 MODE = "changed"
 TERRAGRUNT_CONFIG = "terragrunt.hcl"
-# parse results kept between runs, inside the repository's git directory (see hcl.RefCache)
+# parse results kept between runs, inside the repository's git directory (see parse_cache.RefCache)
 CACHE_FILE = "driftctl/hcl-refs.json"
 
 # A change to one of these (globs relative to the root; `*` stays within a directory, `**` spans any)
@@ -578,7 +578,7 @@ def build_inputs(stacks: Sequence[Stack], builder: GraphBuilder) -> dict[str, St
     files = builder.files
     if not isinstance(files, DiskFiles):
         return {stack.id: builder.stack_inputs(stack) for stack in stacks}
-    # worker processes parse the preloaded files from the first on (hcl._Batch): take the stacks
+    # worker processes parse the preloaded files from the first on (parse_cache._Batch): take the stacks
     # whose files they have parsed, and when there is none, the last, whose files are parsed here
     # meanwhile; the result keeps the stacks' order
     built: dict[str, StackInputs] = {}

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_git import GitRepo, isolate_git
 
-from driftctl import changed, git, hcl
+from driftctl import changed, git, parse_cache
 from driftctl.changed import StackInputs, Touch, explain_lines, select_changed
 from driftctl.discover import discover
 from driftctl.model import Selection, Stack, Tool
@@ -714,9 +714,9 @@ def test_inputs_built_while_workers_parse_equal_inputs_built_in_order(tmp_path: 
         )
     stacks = discover(root, Tool.TERRAGRUNT)
     top = root.resolve().as_posix()
-    serial = changed.DiskFiles(hcl.RefCache(workers=1))
+    serial = changed.DiskFiles(parse_cache.RefCache(workers=1))
     expected = changed.build_inputs(stacks, changed.GraphBuilder(top, top, serial))
-    files = changed.DiskFiles(hcl.RefCache(workers=2))
+    files = changed.DiskFiles(parse_cache.RefCache(workers=2))
     changed.preload_stacks(stacks, top, files)
     found = changed.build_inputs(stacks, changed.GraphBuilder(top, top, files))
     files.cache.close()
