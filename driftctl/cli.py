@@ -34,7 +34,6 @@ Exit codes:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 def selection_options(command: F) -> F:
     """Options shared by `stacks` and `plan`: where stacks are and which are chosen."""
     decorators = [
