@@ -35,7 +35,7 @@ resource "null_resource" "thing" {
 def _terraform() -> str:
     found = shutil.which("terraform")
     if not found:
-        sys.exit("terraform not on PATH: eval \"$(bash ci/install-test-tools)\" first")
+        sys.exit('terraform not on PATH: eval "$(bash ci/install-test-tools)" first')
     return found
 
 
