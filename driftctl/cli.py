@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from driftctl import __version__, config, pipeline, render
-from driftctl import alerts as alert_rules
 from driftctl import changed as changed_stacks
 from driftctl import report as report_format
 from driftctl.model import ExitCode, Selection
@@ -181,20 +180,7 @@ def alerts() -> None:
 @click.pass_context
 def alerts_render(ctx: click.Context, /, output: Path | None, **_: object) -> None:
     """Write the alert rules with thresholds from flags or .driftctl.yaml."""
-    cfg = _load(ctx)
-    try:
-        text = alert_rules.render_rules(
-            alert_rules.AlertThresholds(
-                stale_hours=cfg.alert_stale_hours,
-                unaddressed_hours=cfg.alert_unaddressed_hours,
-                many_stacks=cfg.alert_many_stacks,
-                erroring_runs=cfg.alert_erroring_runs,
-                runbook_base_url=cfg.alert_runbook_url or alert_rules.DEFAULT_RUNBOOK_BASE_URL,
-                job=cfg.job,
-            )
-        )
-    except ValueError as error:
-        raise config.ConfigError(str(error)) from None
+    text = pipeline.alert_rules(_load(ctx))
     if output is None:
         click.echo(text, nl=False)
     else:

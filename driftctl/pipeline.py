@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, discover, git, pushgateway, report, schedule
+from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
@@ -244,3 +244,20 @@ def write_report(path: Path | None, run: RunReport) -> str | None:
     except OSError as error:
         return f"{path}: cannot write the report: {error.strerror}"
     return None
+
+
+def alert_rules(config: Config) -> str:
+    """The Prometheus rule file for this config's thresholds and Pushgateway job."""
+    try:
+        return alerts.render_rules(
+            alerts.AlertThresholds(
+                stale_hours=config.alert_stale_hours,
+                unaddressed_hours=config.alert_unaddressed_hours,
+                many_stacks=config.alert_many_stacks,
+                erroring_runs=config.alert_erroring_runs,
+                runbook_base_url=config.alert_runbook_url or alerts.DEFAULT_RUNBOOK_BASE_URL,
+                job=config.job,
+            )
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
