@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from driftctl.model import FailOn, Tool
+from driftctl.pushgateway import LABEL_NAME, RESERVED_LABELS
 
 CONFIG_FILE = ".driftctl.yaml"
 ENV_PREFIX = "DRIFTCTL_"
@@ -158,9 +159,6 @@ def _optional_strings(value: object) -> tuple[str, ...] | None:
     return None if value is None else _strings(value)
 
 
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-
-
 def _labels(value: object) -> dict[str, str]:
     """A mapping from YAML, or `k=v,k2=v2` from the environment or flags."""
     if isinstance(value, str):
@@ -172,9 +170,9 @@ def _labels(value: object) -> dict[str, str]:
         raise ValueError(f"expected a mapping of label names to values, got {value!r}")
     labels: dict[str, str] = {}
     for name, text in value.items():
-        if not isinstance(name, str) or not _LABEL_NAME.match(name) or name.startswith("__"):
+        if not isinstance(name, str) or not LABEL_NAME.match(name) or name.startswith("__"):
             raise ValueError(f"{name!r} is not a valid Prometheus label name")
-        if name in ("job", "stack", "action", "version", "mode"):
+        if name in RESERVED_LABELS:
             raise ValueError(f"{name!r} is reserved by driftctl's metrics")
         labels[name] = _text(text)
     return labels

@@ -42,7 +42,7 @@ MASK = "***"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 RESERVED_LABELS = frozenset({"job", "stack", "action", "version", "mode"})
 
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Values that survive a URL path unencoded; anything else (`/`, empty, `.`, `..`, `%`, unicode) is
 # sent as base64url, which the gateway decodes (`/label@base64/<value>`).
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]*$")
@@ -276,7 +276,7 @@ def _check_group(job: str, grouping_labels: Mapping[str, str]) -> None:
     if not job:
         raise PushgatewayConfigError("the Pushgateway job name must not be empty")
     for name in grouping_labels:
-        if not _LABEL_NAME.match(name) or name.startswith("__"):
+        if not LABEL_NAME.match(name) or name.startswith("__"):
             raise PushgatewayConfigError(f"{name!r} is not a valid Prometheus label name")
         if name in RESERVED_LABELS:
             raise PushgatewayConfigError(f"grouping label {name!r} is reserved by driftctl's metrics")
