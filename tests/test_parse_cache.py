@@ -203,5 +203,7 @@ def test_a_store_that_would_not_change_is_not_rewritten(tmp_path: Path) -> None:
 def test_an_unwritable_store_is_no_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     cache = parse_cache.RefCache(workers=1, store=tmp_path / "file" / "below-a-file.json")
-    cache.get(str(tmp_path / "file"), Dialect.TERRAGRUNT)
-    cache.save()
+    assert cache.get(str(tmp_path / "file"), Dialect.TERRAGRUNT) == FileRefs(refs=(), locals={})
+    cache.save()  # cannot be written: skipped, not raised
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+    assert (tmp_path / "file").read_text() == ""
