@@ -75,6 +75,32 @@ class ResourceCounts:
 
 
 @dataclass(frozen=True)
+class ResourceChange:
+    """One resource a plan would change: names only, never a planned or prior value.
+
+    `action` is create, update, delete, replace or forget. `attributes` are the paths of the
+    attributes that differ (`tags.owner`, `ingress[0].cidr_blocks`). `outside` marks a resource that
+    changed outside Terraform (the plan's `resource_drift`). `ignored_by` is the reason of the noise
+    rule that matched it, if any: ignored changes are kept and reported, never dropped.
+    """
+
+    address: str
+    action: str
+    resource_type: str = ""
+    attributes: tuple[str, ...] = ()
+    outside: bool = False
+    ignored_by: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A `check` block (Terraform >= 1.5) whose assertions did not pass: its address and status."""
+
+    address: str
+    status: str  # "fail", "error" or "unknown"
+
+
+@dataclass(frozen=True)
 class PlanError:
     kind: ErrorKind
     message: str
@@ -93,6 +119,11 @@ class PlanResult:
     # monotonic-clock bounds of the whole stack's work, for schedules and the parallelism proof
     started_monotonic: float = 0.0
     finished_monotonic: float = 0.0
+    # what the plan would change, resource by resource (names only)
+    changes: tuple[ResourceChange, ...] = ()
+    # changed outside Terraform but not acted on by the plan: reported apart, not drift by default
+    outside: tuple[ResourceChange, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +140,17 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """Part `index` (1-based) of `total` of a run split across CI workers."""
+
+    index: int
+    total: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.total}"
+
+
+@dataclass(frozen=True)
 class RunReport:
     started_at: datetime
     finished_at: datetime
@@ -117,6 +159,10 @@ class RunReport:
     mode: str
     results: tuple[PlanResult, ...]
     removed: tuple[str, ...] = ()
+    # every stack id in the repository (planned or not), None when unknown: publish drops the others
+    known: tuple[str, ...] | None = None
+    shard: Shard | None = None
+    commit: str | None = None  # HEAD of the root's git repository, when it is one
 
     def count(self, state: State) -> int:
         return sum(1 for r in self.results if r.state is state)
@@ -124,7 +170,7 @@ class RunReport:
 
 @dataclass(frozen=True)
 class StackSeries:
-    """What the Pushgateway holds for one stack between runs."""
+    """What a store (the Pushgateway, the history database) holds for one stack between runs."""
 
     stack: str
     state: State

@@ -28,6 +28,30 @@ output "value" {
 """
 
 
+# Tests that start a real tool or server: `pytest -m "not slow"` leaves them out of the fast lane.
+SLOW_FIXTURES = frozenset(
+    {
+        "terraform_env",
+        "tf_environ",
+        "live",
+        "standin_toolchain",
+        "standin_environ",
+        "gateway",
+        "prom",
+        "postgres",
+    }
+)
+SLOW_MARKERS = frozenset({"terraform", "prometheus", "postgres", "slow"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        markers = {marker.name for marker in item.iter_markers()}
+        if fixtures & SLOW_FIXTURES or markers & SLOW_MARKERS:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def terraform_env() -> Iterator[dict[str, str]]:
     """PATH and TF_CLI_CONFIG_FILE for the real Terraform 1.0.3 with the null provider mirror."""
