@@ -178,3 +178,6 @@ class StackSeries:
     consecutive_errors: int = 0
     duration_seconds: float | None = None
     resources: ResourceCounts = ResourceCounts()
+    outside: int = 0  # resources changed outside Terraform that the last plan did not act on
+    checks_failing: int = 0  # `check` blocks that did not pass in the last plan
+    error_kind: ErrorKind | None = None  # the last error's kind while errored
