@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +43,7 @@ def selection_options(command: F) -> F:
         click.option("--module-pattern", "module_patterns", multiple=True, help="Not a stack (tf/tofu)."),
         click.option("--include", multiple=True, help="Only stacks whose id matches this glob."),
         click.option("--exclude", multiple=True, help="Skip stacks whose id matches this glob."),
+        click.option("--shard", help="I/N: only part I of N of the chosen stacks (a CI matrix's worker)."),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -109,7 +110,8 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explai
     if changed and paths:
         raise click.UsageError("give --changed or stack paths, not both")
     cfg = _load(ctx)
-    selection = pipeline.select(cfg, paths, changed=changed)
+    durations = pipeline.expected_durations(cfg) if cfg.shard else None
+    selection = pipeline.select(cfg, paths, changed=changed, durations=durations)
     _warn_fallback(selection)
     if explain:
         for line in changed_stacks.explain_lines(selection):
@@ -154,9 +156,10 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
     if sum((plan_all, changed, bool(paths))) != 1:
         raise click.UsageError("give one of --all, --changed or the paths of the stacks to plan")
     cfg = _load(ctx)
-    selection = pipeline.select(cfg, paths, changed=changed)
+    durations = pipeline.expected_durations(cfg)  # read once: the shards' balance and the start order
+    selection = pipeline.select(cfg, paths, changed=changed, durations=durations)
     _warn_fallback(selection)
-    outcome = run_plan(cfg, selection)
+    outcome = run_plan(cfg, selection, durations)
     ctx.exit(int(outcome.exit_code))
 
 
@@ -197,7 +200,9 @@ def _warn_fallback(selection: Selection) -> None:
         err.print("[dim]no stack is affected by the changes since the base[/]")
 
 
-def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
+def run_plan(
+    cfg: config.Config, selection: Selection, durations: Mapping[str, float | None] | None = None
+) -> pipeline.Outcome:
     """Runs the plans with the right view for where the output goes, then prints the result."""
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
@@ -206,10 +211,11 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     pipeline.preflight(cfg)  # fail on a missing tool or bad push options before anything runs
     log_dir = pipeline.make_log_dir(cfg)
     where = escape(str(log_dir))
-    err.print(f"[dim]planning {len(selection.stacks)} stacks with {cfg.tool.value}; logs in {where}[/]")
+    part = f" (shard {selection.shard})" if selection.shard else ""
+    err.print(f"[dim]planning {len(selection.stacks)} stacks{part} with {cfg.tool.value}; logs in {where}[/]")
     view = render.LiveView(err, len(selection.stacks)) if err.is_terminal else render.PlainView(err)
     with view:
-        outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
+        outcome = pipeline.plan(cfg, selection, log_dir, observer=view, durations=durations)
     _print_result(out, outcome, cfg.format)
     if outcome.report_path is not None:
         err.print(f"[dim]report written to {escape(str(outcome.report_path))}[/]")

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from driftctl.model import FailOn, Tool
+from driftctl import shard
+from driftctl.model import FailOn, Shard, Tool
 from driftctl.pushgateway import LABEL_NAME, RESERVED_LABELS
 
 CONFIG_FILE = ".driftctl.yaml"
@@ -48,6 +49,7 @@ class Config:
     fail_on: FailOn = FailOn.DRIFT
     format: str = "table"
     report: Path | None = None
+    shard: Shard | None = None  # `I/N`: this worker plans part I of N of the selection
     # changed-stack selection
     base: str | None = None
     include_uncommitted: bool = False
@@ -215,6 +217,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "fail_on": _choice(FailOn),
     "format": _format,
     "report": _optional_path,
+    "shard": lambda value: None if value is None else shard.parse(value),
     "base": _optional_text,
     "include_uncommitted": _bool,
     "global_files": _optional_strings,

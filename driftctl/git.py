@@ -163,6 +163,15 @@ def rev_parse(top: Path, revision: str) -> str | None:
     return (_text(result.out) or None) if result.code == 0 else None
 
 
+def head(directory: Path) -> str | None:
+    """The commit checked out where `directory` is, or None outside a git repository (or without git)."""
+    try:
+        result = _run(directory, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+    except GitError:
+        return None
+    return (_text(result.out) or None) if result.code == 0 else None
+
+
 def is_shallow(top: Path) -> bool:
     return _text(_git(top, "rev-parse", "--is-shallow-repository")) == "true"
 

@@ -137,6 +137,7 @@ class Selection:
     fallback_reason: str | None = None
     # every stack id in the repository, planned or not: metrics of stacks outside it are dropped
     known: tuple[str, ...] | None = None
+    shard: Shard | None = None  # the part of the selection this worker plans (`--shard I/N`)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class Shard:
 
     index: int
     total: int
+    # a digest of what the partition was computed from (stack ids, durations): shards of one run agree
+    partition: str = ""
 
     def __str__(self) -> str:
         return f"{self.index}/{self.total}"

@@ -7,11 +7,11 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule
+from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule, shard
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
@@ -48,8 +48,22 @@ def all_stacks(config: Config) -> list[Stack]:
         raise UsageError(str(error)) from None
 
 
-def select(config: Config, paths: Sequence[Path] = (), changed: bool = False) -> Selection:
-    """The stacks the include/exclude globs keep: all, those at the given paths, or those a change affects."""
+def select(
+    config: Config,
+    paths: Sequence[Path] = (),
+    changed: bool = False,
+    durations: Mapping[str, float | None] | None = None,
+) -> Selection:
+    """The stacks the include/exclude globs keep: all, those at the given paths, or those a change affects;
+    then this worker's part of them with `config.shard` (balanced by the expected `durations`)."""
+    selection = _select(config, paths, changed)
+    if config.shard is None:
+        return selection
+    stacks, part = shard.split(selection.stacks, config.shard, durations)
+    return replace(selection, stacks=tuple(stacks), shard=part)
+
+
+def _select(config: Config, paths: Sequence[Path], changed: bool) -> Selection:
     everything = all_stacks(config)
     known = tuple(stack.id for stack in everything)
     stacks = discover.filter_stacks(everything, config.include, config.exclude)
@@ -166,6 +180,11 @@ def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.Push
     return options
 
 
+def expected_durations(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, float | None]:
+    """Each stack's expected plan duration, for the shards' balance and the order plans start in."""
+    return previous_durations(push_options(config, os.environ if environ is None else environ))
+
+
 def previous_durations(options: pushgateway.PushOptions | None) -> dict[str, float | None]:
     """Each stack's last plan duration from the gateway, to start the slow ones first; best effort."""
     if options is None or options.url is None:
@@ -202,15 +221,19 @@ def plan(
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
     environ: Mapping[str, str] | None = None,
+    durations: Mapping[str, float | None] | None = None,
 ) -> Outcome:
     """Plans the selection, writes the report, then publishes the metrics.
 
     Options that cannot work are rejected before any plan runs; the report is written before the
-    push, so a failed push never loses the run's results.
+    push, so a failed push never loses the run's results. `durations` (expected seconds per stack)
+    are read when not given.
     """
     binary, metrics = preflight(config, environ)
     started = datetime.now(timezone.utc)
-    order = schedule.longest_first(selection.stacks, previous_durations(metrics))
+    if durations is None:
+        durations = previous_durations(metrics)
+    order = schedule.longest_first(selection.stacks, durations)
     results = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
     run = RunReport(
         started_at=started,
@@ -220,6 +243,9 @@ def plan(
         mode=selection.mode,
         results=tuple(results),
         removed=selection.removed,
+        known=selection.known,
+        shard=selection.shard,
+        commit=git.head(config.root),
     )
     report_error = write_report(config.report, run)
     published, publish_error = publish(metrics, run, selection) if metrics is not None else (None, None)

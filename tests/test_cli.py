@@ -233,3 +233,28 @@ def test_changed_errors_are_usage_errors(example_repo: Path, tmp_path: Path) -> 
     assert "not inside a git work tree" in not_git.stderr
     both = driftctl("plan", "--changed", "--all", "--root", str(example_repo))
     assert both.returncode == 3
+
+
+def test_stacks_shards_partition_the_selection_and_compose_with_changed(example_repo: Path) -> None:
+    every = driftctl("stacks", "--root", str(example_repo)).stdout.split()
+    parts = [
+        driftctl("stacks", "--shard", f"{i}/3", "--root", str(example_repo)).stdout.split() for i in (1, 2, 3)
+    ]
+    assert sorted(s for part in parts for s in part) == sorted(every) and len(every) == 6
+    assert all(part == sorted(part) for part in parts)
+    from_env = driftctl("stacks", "--root", str(example_repo), env={**os.environ, "DRIFTCTL_SHARD": "2/3"})
+    assert from_env.stdout.split() == parts[1]
+    root_hcl = example_repo / "root.hcl"
+    root_hcl.write_text(root_hcl.read_text() + "\n# every stack reads this\n")
+    _git(example_repo, "commit", "-qam", "touch the root config")
+    changed = [
+        driftctl("stacks", "--changed", "--shard", f"{i}/3", "--root", str(example_repo)).stdout.split()
+        for i in (1, 2, 3)
+    ]
+    assert changed == parts  # everything changed: the same split as --all
+
+
+def test_a_bad_shard_is_a_one_line_usage_error(example_repo: Path) -> None:
+    result = driftctl("plan", "--all", "--shard", "4/3", "--root", str(example_repo))
+    assert result.returncode == 3
+    assert result.stderr == "driftctl: --shard: the shard must be between 1 and 3, got '4/3'\n"

@@ -6,11 +6,12 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from driftctl.config import CONFIG_FILE, Config, ConfigError, load, parse_duration
-from driftctl.model import FailOn, Tool
+from driftctl.model import FailOn, Shard, Tool
 
 
 def write_config(root: Path, text: str, name: str = CONFIG_FILE) -> Path:
@@ -601,3 +602,28 @@ def test_durations_in_the_file(tmp_path: Path) -> None:
     assert (config.timeout, config.retry_backoff, config.push_timeout) == (90.0, 90.0, 5400.0)
     assert all(isinstance(v, float) for v in (config.timeout, config.retry_backoff))
     assert not math.isnan(config.timeout)
+
+
+def test_shard_from_file_env_and_flag(tmp_path: Path) -> None:
+    assert load_at(tmp_path).shard is None
+    assert load_at(tmp_path, "shard: 2/4\n").shard == Shard(2, 4)
+    assert load_at(tmp_path, "shard: 2/4\n", env={"DRIFTCTL_SHARD": "3/4"}).shard == Shard(3, 4)
+    flagged = load_at(tmp_path, env={"DRIFTCTL_SHARD": "3/4"}, flags={"shard": "1/2"})
+    assert flagged.shard == Shard(1, 2)
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ({"env": {"DRIFTCTL_SHARD": "0/3"}}, "DRIFTCTL_SHARD: the shard must be between 1 and 3, got '0/3'"),
+        ({"flags": {"shard": "5"}}, "--shard: expected I/N such as 2/5 (shard I of N, from 1), got '5'"),
+        (
+            {"text": "shard: 1/0\n"},
+            ".driftctl.yaml:1: shard: the number of shards must be at least 1, got '1/0'",
+        ),
+    ],
+)
+def test_bad_shard_is_one_line_naming_its_source(tmp_path: Path, source: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_at(tmp_path, **source)
+    assert str(caught.value).removeprefix(f"{tmp_path}/") == reason

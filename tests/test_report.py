@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -15,8 +17,19 @@ import factories
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from driftctl.model import ErrorKind, PlanError, ResourceCounts, RunReport, State, Tool
-from driftctl.report import ordered, rfc3339, summary, to_dict, to_json, to_markdown, write_atomic
+from driftctl.model import ErrorKind, PlanError, ResourceCounts, RunReport, Shard, State, Tool
+from driftctl.report import (
+    ReportFormatError,
+    from_dict,
+    ordered,
+    read,
+    rfc3339,
+    summary,
+    to_dict,
+    to_json,
+    to_markdown,
+    write_atomic,
+)
 
 STARTED = datetime(2025, 3, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
 FINISHED = datetime(2025, 3, 1, 10, 4, 30, 987654, tzinfo=timezone.utc)
@@ -62,7 +75,10 @@ def mixed_report() -> RunReport:
 # ---- JSON ----
 
 # The report's keys, each object's in the order to_dict writes them.
-REPORT_KEYS = ["version", "started_at", "finished_at", "root", "tool", "mode", "stacks", "removed", "summary"]
+REPORT_KEYS = [
+    *("version", "started_at", "finished_at", "root", "tool", "mode", "stacks", "removed"),
+    *("known", "shard", "commit", "summary"),
+]
 STACK_KEYS = ["stack", "state", "exit_code", "duration_seconds", "attempts", "resources", "error", "log"]
 RESOURCE_KEYS = ["add", "change", "destroy", "replace"]
 SUMMARY_KEYS = ["total", "clean", "drifted", "errored"]
@@ -118,6 +134,23 @@ REPORT_SCHEMA: dict[str, Any] = {
             },
         },
         "removed": {"type": "array", "items": {"type": "string"}},
+        "known": {"type": ["array", "null"], "items": {"type": "string"}},
+        "shard": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["index", "total", "partition"],
+                    "properties": {
+                        "index": {"type": "integer", "minimum": 1},
+                        "total": {"type": "integer", "minimum": 1},
+                        "partition": {"type": "string"},
+                    },
+                },
+            ]
+        },
+        "commit": {"type": ["string", "null"], "pattern": "^[0-9a-f]{40,64}$"},
         "summary": {
             "type": "object",
             "additionalProperties": False,
@@ -245,6 +278,87 @@ def test_to_json_round_trips_and_keeps_unicode() -> None:
     assert json.loads(text) == to_dict(report)
     assert "région/ü" in text  # not \u-escaped
     assert '"q\\"x"' in text
+
+
+def sharded_report() -> RunReport:
+    return dataclasses.replace(
+        mixed_report(),
+        known=("a/killed", "dev/app", "dev/vpc", "prod/db", "prod/vpc", "z/drift", "unplanned"),
+        shard=Shard(2, 3, "0123456789abcdef"),
+        commit="e" * 40,
+    )
+
+
+def test_a_shard_carries_its_part_the_commit_and_every_known_stack() -> None:
+    document = to_dict(sharded_report())
+
+    jsonschema.validate(document, REPORT_SCHEMA)
+    assert document["shard"] == {"index": 2, "total": 3, "partition": "0123456789abcdef"}
+    assert document["commit"] == "e" * 40
+    assert document["known"][-1] == "unplanned" and len(document["known"]) == 7
+    unsharded = to_dict(mixed_report())
+    assert (unsharded["shard"], unsharded["commit"], unsharded["known"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("make", [mixed_report, sharded_report, run_report])
+def test_from_dict_reads_back_what_to_dict_wrote(make: Callable[[], RunReport]) -> None:
+    original = make()
+    read_back = from_dict(json.loads(to_json(original)))
+
+    assert read_back == dataclasses.replace(
+        original,
+        started_at=original.started_at.replace(microsecond=0),
+        finished_at=original.finished_at.replace(microsecond=0),
+        results=tuple(ordered(original.results)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(version=2), "version: expected 1, got 2"),
+        (lambda d: d.pop("root"), "root: expected a string, got None"),
+        (lambda d: d.update(tool="pulumi"), "tool: unknown value 'pulumi'"),
+        (lambda d: d.update(started_at="yesterday"), "started_at: not an RFC 3339 time: 'yesterday'"),
+        (lambda d: d["stacks"][1].update(state="melted"), "stacks[1].state: unknown value 'melted'"),
+        (
+            lambda d: d["stacks"][0]["resources"].update(add="1"),
+            "stacks[0].resources.add: expected an integer, got '1'",
+        ),
+        (
+            lambda d: d["stacks"][2].update(error={"kind": "lock"}),
+            "stacks[2].error.message: expected a string, got None",
+        ),
+        (lambda d: d.update(known=["a", 1]), "known: expected a list of strings"),
+        (
+            lambda d: d.update(shard={"index": 4, "total": 3, "partition": ""}),
+            "shard: 4/3 is not a part of 1 to 3",
+        ),
+        (lambda d: d.update(stacks={}), "stacks: expected a list, got {}"),
+    ],
+)
+def test_from_dict_names_the_bad_key(edit: Callable[[dict[str, Any]], object], message: str) -> None:
+    document = to_dict(sharded_report())
+    edit(document)
+    with pytest.raises(ReportFormatError) as error:
+        from_dict(document)
+    assert str(error.value) == message
+
+
+def test_read_names_the_file(tmp_path: Path) -> None:
+    good = tmp_path / "shard-1.json"
+    write_atomic(good, to_json(sharded_report()))
+    assert read(good).shard == Shard(2, 3, "0123456789abcdef")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"version": 1,', encoding="utf-8")
+    with pytest.raises(ReportFormatError, match=rf"^{broken}: Expecting"):
+        read(broken)
+    with pytest.raises(ReportFormatError, match=rf"^{tmp_path / 'missing.json'}: cannot read: No such file"):
+        read(tmp_path / "missing.json")
+    listed = tmp_path / "list.json"
+    listed.write_text("[]", encoding="utf-8")
+    with pytest.raises(ReportFormatError, match=rf"^{listed}: the report: expected an object$"):
+        read(listed)
 
 
 # ---- Markdown ----
