@@ -66,6 +66,37 @@ def changed_options(command: F) -> F:
     return command
 
 
+def result_options(command: F) -> F:
+    """What a run's result does: the exit code, stdout, the JSON report (`plan` and `publish`)."""
+    decorators = [
+        click.option("--fail-on", type=click.Choice(["drift", "error", "never"]), help="[default: drift]"),
+        click.option("--format", type=click.Choice(["table", "json", "markdown"]), help="[default: table]"),
+        click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def pushgateway_options(command: F) -> F:
+    """Where and how the metrics are pushed (`plan --push` and `publish`)."""
+    decorators = [
+        click.option(
+            "--pushgateway", "pushgateway_url", help="Pushgateway URL (env DRIFTCTL_PUSHGATEWAY_URL)."
+        ),
+        click.option("--job", help="Pushgateway job label.  [default: drift-detection]"),
+        click.option("--grouping-label", "grouping_labels", multiple=True, help="Extra grouping label k=v."),
+        click.option("--allow-reset", is_flag=True, default=None, help="Push even if the read-back failed."),
+        click.option(
+            "--dry-run-push", is_flag=True, default=None, help="Print the metrics instead of pushing."
+        ),
+        click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
 def _given(ctx: click.Context) -> dict[str, object]:
     """Options typed on the command line that are Config keys (not paths, --config, --all).
 
@@ -136,16 +167,9 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explai
 @click.option("--lock/--no-lock", default=None, help="Take the state lock.  [default: no-lock]")
 @click.option("--log-dir", type=click.Path(file_okay=False), help="Per-stack logs.  [default: a temp dir]")
 @click.option("--outputs-count-as-drift", is_flag=True, default=None, help="Output-only changes are drift.")
-@click.option("--fail-on", type=click.Choice(["drift", "error", "never"]), help="[default: drift]")
-@click.option("--format", type=click.Choice(["table", "json", "markdown"]), help="[default: table]")
-@click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@result_options
 @click.option("--push", is_flag=True, default=None, help="Push metrics to the Pushgateway.")
-@click.option("--pushgateway", "pushgateway_url", help="Pushgateway URL (env DRIFTCTL_PUSHGATEWAY_URL).")
-@click.option("--job", help="Pushgateway job label.  [default: drift-detection]")
-@click.option("--grouping-label", "grouping_labels", multiple=True, help="Extra grouping label k=v.")
-@click.option("--allow-reset", is_flag=True, default=None, help="Push even if the read-back failed.")
-@click.option("--dry-run-push", is_flag=True, default=None, help="Print the metrics instead of pushing.")
-@click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway.")
+@pushgateway_options
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed: bool, **_: object) -> None:
@@ -160,6 +184,28 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
     selection = pipeline.select(cfg, paths, changed=changed, durations=durations)
     _warn_fallback(selection)
     outcome = run_plan(cfg, selection, durations)
+    ctx.exit(int(outcome.exit_code))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option("--root", type=click.Path(file_okay=False), help="Where .driftctl.yaml is.  [default: .]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
+@click.option("--allow-partial", is_flag=True, help="Publish even if some shards' reports are missing.")
+@result_options
+@pushgateway_options
+@click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def publish(ctx: click.Context, /, reports: tuple[Path, ...], allow_partial: bool, **_: object) -> None:
+    """Merge the reports of a run's shards (`plan --shard I/N --report FILE`) and publish them as one run.
+
+    Checks that they come from the same repository, commit and mode and that shards 1..N are each
+    there once, then reads the Pushgateway group back and replaces it in one PUT.
+    """
+    cfg = _load(ctx)
+    outcome = pipeline.publish_reports(cfg, reports, allow_partial)
+    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    _print_result(out, outcome, cfg.format)
+    _print_publish(out, err, outcome)
     ctx.exit(int(outcome.exit_code))
 
 

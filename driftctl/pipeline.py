@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule, shard
+from driftctl import __version__, alerts, combine, discover, git, pushgateway, report, schedule, shard
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
@@ -29,8 +29,6 @@ class OperationalError(Exception):
 @dataclass(frozen=True)
 class Outcome:
     report: RunReport
-    selection: Selection
-    log_dir: Path
     exit_code: ExitCode
     published: pushgateway.PublishOutcome | None = None
     # what failed around the plans (report, push); the run then exits 1 whatever the plans said
@@ -197,11 +195,11 @@ def previous_durations(options: pushgateway.PushOptions | None) -> dict[str, flo
 
 
 def publish(
-    options: pushgateway.PushOptions, run: RunReport, selection: Selection
+    options: pushgateway.PushOptions, run: RunReport
 ) -> tuple[pushgateway.PublishOutcome | None, str | None]:
     """Read back, merge, push one batch: the outcome, or why nothing was pushed."""
     try:
-        return pushgateway.publish(options, run, selection.known, version=__version__), None
+        return pushgateway.publish(options, run, run.known, version=__version__), None
     except pushgateway.PushgatewayError as error:
         return None, str(error)
 
@@ -247,13 +245,33 @@ def plan(
         shard=selection.shard,
         commit=git.head(config.root),
     )
+    return conclude(config, run, metrics)
+
+
+def publish_reports(
+    config: Config,
+    paths: Sequence[Path],
+    allow_partial: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Outcome:
+    """`driftctl publish`: the shards' reports merged into one run, then published as `plan --push` does."""
+    metrics = push_options(replace(config, push=True), os.environ if environ is None else environ)
+    check_report_path(config)
+    try:
+        parts = [combine.ShardReport(str(path), report.read(path)) for path in paths]
+        run = combine.combine(parts, allow_partial)
+    except (report.ReportFormatError, combine.CombineError) as error:
+        raise UsageError(str(error)) from None
+    return conclude(config, run, metrics)
+
+
+def conclude(config: Config, run: RunReport, metrics: pushgateway.PushOptions | None) -> Outcome:
+    """After the plans: the report is written first, so a failed push never loses the run's results."""
     report_error = write_report(config.report, run)
-    published, publish_error = publish(metrics, run, selection) if metrics is not None else (None, None)
+    published, publish_error = publish(metrics, run) if metrics is not None else (None, None)
     errors = tuple(error for error in (report_error, publish_error) if error)
     return Outcome(
         report=run,
-        selection=selection,
-        log_dir=log_dir,
         exit_code=ExitCode.ERROR if errors else exit_code(run, config.fail_on),
         published=published,
         errors=errors,

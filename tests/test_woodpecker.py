@@ -8,6 +8,7 @@ the properties the image is built for (hash-locked dependencies, checksum-verifi
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shlex
@@ -21,7 +22,7 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from driftctl import cli
+from driftctl import cli, config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,14 +74,14 @@ def _commands(step: dict[str, Any]) -> str:
     return "\n".join(str(c) for c in _as_list(step.get("commands")))
 
 
-def _driftctl_args(step: dict[str, Any]) -> list[str]:
-    """The arguments of the `driftctl plan` invocation in a step's commands."""
+def _driftctl_args(step: dict[str, Any], command: str = "plan") -> list[str]:
+    """The arguments of the `driftctl <command>` invocation in a step's commands."""
     text = re.sub(r"\\\n", " ", _commands(step))
     for line in text.splitlines():
-        if "driftctl plan" in line:
+        if f"driftctl {command}" in line:
             words = shlex.split(line)
-            return words[words.index("plan") + 1 :]
-    raise AssertionError(f"step {step.get('name')!r} does not run `driftctl plan`")
+            return words[words.index(command) + 1 :]
+    raise AssertionError(f"step {step.get('name')!r} does not run `driftctl {command}`")
 
 
 def _option(args: list[str], name: str) -> str | None:
@@ -142,7 +143,7 @@ def test_every_image_is_pinned_by_tag(path: Path) -> None:
 
 
 def test_driftctl_is_referenced_by_commit_sha_tag() -> None:
-    for name in ("drift-detection.yml", "changed-stacks.yml"):
+    for name in ("drift-detection.yml", "changed-stacks.yml", "drift-sharded.yml"):
         for step in _steps(_pipeline(name)):
             if "driftctl" in _commands(step):
                 assert re.search(r"/driftctl:sha-[0-9a-f]{12}(@sha256:[0-9a-f]{64})?$", step["image"]), (
@@ -229,6 +230,36 @@ def test_build_image_scans_before_it_publishes() -> None:
     assert _option(words, "--severity") == "HIGH,CRITICAL"
     assert names.index("build") < names.index("trivy") < names.index("publish")
     assert not any("depends_on" in s for s in _steps(pipeline)), "steps run in order only without depends_on"
+
+
+def test_sharded_drift_detection_plans_every_shard_at_once_then_publishes_once() -> None:
+    pipeline = _pipeline("drift-sharded.yml")
+    steps = _steps(pipeline)
+    shards = [s for s in steps if s["name"].startswith("shard-")]
+    (publish,) = [s for s in steps if s["name"] == "publish"]
+    total = len(shards)
+    assert total >= 2
+    environments = [s["environment"] for s in shards]
+    assert [e["DRIFTCTL_SHARD"] for e in environments] == [f"{i}/{total}" for i in range(1, total + 1)]
+    assert all(s["depends_on"] == [] for s in shards), "the shards start together"
+    assert sorted(publish["depends_on"]) == sorted(s["name"] for s in shards)
+    reports = [e["DRIFTCTL_REPORT"] for e in environments]
+    assert len(set(reports)) == total and len({e["DRIFTCTL_LOG_DIR"] for e in environments}) == total
+    assert all(_commands(s) == _commands(shards[0]) for s in shards)
+    for environment in environments:
+        loaded = config.load({}, {k: v for k, v in environment.items() if isinstance(v, str)})
+        assert loaded.shard is not None and loaded.report is not None
+    args = _driftctl_args(shards[0])
+    assert "--all" in args and "--push" not in args and _option(args, "--fail-on") == "never"
+    assert cli.plan.make_context("plan", args).params["parallelism"] == 4
+    published = _driftctl_args(publish, "publish")
+    context = cli.publish.make_context("publish", published)
+    assert context.params["fail_on"] == "error" and "allow_partial" not in published
+    (pattern,) = context.params["reports"]
+    assert all(fnmatch.fnmatch(report, str(pattern)) for report in reports)
+    assert publish["environment"]["DRIFTCTL_PUSHGATEWAY_URL"].startswith("http")
+    assert set(publish["environment"]["DRIFTCTL_PUSHGATEWAY_TOKEN"]) == {"from_secret"}
+    assert not any("PUSHGATEWAY" in name for e in environments for name in e), "only publish pushes"
 
 
 # ---- the Dockerfile -------------------------------------------------------------------------------
