@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from driftctl import classify
+from driftctl import classify, plugin_cache
 from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, Stack, State, Tool
 from driftctl.redact import Redactor
 
@@ -210,7 +210,8 @@ class _StackJob:
         fresh = not (self.stack.path / ".terraform").is_dir()
         if options.init and options.tool is not Tool.TERRAGRUNT and fresh:
             # terragrunt auto-inits; plain terraform/tofu needs an explicit init in a fresh checkout
-            outcome = self.run([options.binary, "init", "-input=false", "-no-color"])
+            with plugin_cache.init_lock(self.stack.path, options.environ, self.cancel):
+                outcome = self.run([options.binary, "init", "-input=false", "-no-color"])
             if outcome.exit_code != 0:
                 return outcome
         return self.run(plan_command(options, self.plan_file))
