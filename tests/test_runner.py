@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +15,19 @@ from conftest import NULL_STACK, applied_stack, terraform, terraform_binary, wri
 
 from driftctl.model import ErrorKind, PlanResult, Stack, State, Tool
 from driftctl.runner import RunnerOptions, log_name, plan_stack, run_plans
+
+# ~1 MB of `show -json` on one line: far over the 64 KiB at which logged lines are split
+BIG_RESOURCES = 400
+BIG_STACK = (
+    NULL_STACK
+    + f"""
+resource "null_resource" "many" {{
+  count = {BIG_RESOURCES}
+  triggers = {{
+"""
+    + "".join(f'    {key} = "${{count.index}}-{key * 100}"\n' for key in "abcd")
+    + "  }\n}\n"
+)
 
 SECOND_TERRAFORM = Path("/usr/local/bin/terraform")
 
@@ -275,3 +289,114 @@ def test_show_json_is_the_source_of_counts(tf_environ: dict[str, str], tmp_path:
     ).stdout
     creates = [c for c in json.loads(shown)["resource_changes"] if c["change"]["actions"] == ["create"]]
     assert result.resources.add == len(creates) == 2
+
+
+# ---- plans of real size: `show -json` is one line of over a megabyte ----
+
+
+@pytest.fixture(scope="module")
+def big_applied(terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stack of 401 applied null_resources, applied once per module and copied by each test."""
+    environ = dict(os.environ, **terraform_env)
+    return applied_stack(environ, tmp_path_factory.mktemp("big") / "big", BIG_STACK)
+
+
+def _big_copy(big_applied: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(big_applied, tmp_path / "big", symlinks=True))
+
+
+def _show_json_bytes(environ: dict[str, str], stack: Path, tmp_path: Path) -> int:
+    plan_file = tmp_path / "size.tfplan"
+    terraform(environ, stack, "plan", "-input=false", f"-out={plan_file}")
+    binary = terraform_binary(environ)
+    shown = subprocess.run(
+        [binary, "show", "-json", str(plan_file)], cwd=stack, env=environ, capture_output=True
+    )
+    assert shown.returncode == 0 and shown.stdout.count(b"\n") <= 1, "show -json is one line"
+    return len(shown.stdout)
+
+
+def test_counts_of_a_plan_of_hundreds_of_resources(
+    big_applied: Path, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _big_copy(big_applied, tmp_path)
+    drifted = BIG_STACK.replace('default = "one"', 'default = "two"') + 'resource "null_resource" "new" {}\n'
+    write_stack(stack, drifted)
+    assert _show_json_bytes(tf_environ, stack, tmp_path) > 1_000_000
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path))
+    assert result.state is State.DRIFTED, result.error
+    assert (result.resources.add, result.resources.change, result.resources.destroy) == (1, 0, 0)
+    assert result.resources.replace == 1
+
+
+def test_output_only_change_of_a_big_stack_is_clean(
+    big_applied: Path, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _big_copy(big_applied, tmp_path)
+    write_stack(stack, BIG_STACK.replace("value = var.value\n}", 'value = "${var.value}-renamed"\n}'))
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path))
+    assert result.state is State.CLEAN, result.error
+
+
+# ---- one deadline per attempt covers init, plan and show -json ----
+
+
+def _wrapped_terraform(tmp_path: Path, environ: dict[str, str]) -> str:
+    """The real Terraform behind a wrapper that can delay, hang or fail one subcommand (FAKE_* variables)."""
+    real = terraform_binary(environ)
+    return _script(
+        tmp_path / "terraform-wrapper",
+        "command = sys.argv[1]\n"
+        "if command == os.environ.get('FAKE_HANG'):\n"
+        "    time.sleep(300)\n"
+        "if command == os.environ.get('FAKE_FAIL'):\n"
+        "    print('Error: the saved plan is corrupt', file=sys.stderr)\n"
+        "    sys.exit(1)\n"
+        "if command == os.environ.get('FAKE_GARBAGE'):\n"
+        "    print('{not json')\n"
+        "    sys.exit(0)\n"
+        "time.sleep(float(os.environ.get('FAKE_DELAY', '0')))\n"
+        f"os.execv({real!r}, [{real!r}, *sys.argv[1:]])",
+    )
+
+
+def test_one_deadline_covers_init_plan_and_show(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    """Each command fits in the timeout, but together they do not: the stack times out once."""
+    stack = write_stack(tmp_path / "slow")  # fresh: init, then a plan that adds, then show -json
+    binary = _wrapped_terraform(tmp_path, tf_environ)
+    options = _options(binary, tmp_path, timeout=6.0, environ=dict(tf_environ, FAKE_DELAY="2.5"))
+    started = time.monotonic()
+    result = _plan(stack, options)
+    took = time.monotonic() - started
+    assert result.state is State.ERRORED
+    assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
+    assert "timed out after 6s" in result.error.message
+    assert took < 6.0 + options.kill_grace + 2.0, f"took {took:.1f}s for a 6s budget"
+
+
+def test_hung_show_is_a_timeout_not_drift(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    stack = write_stack(tmp_path / "hung")
+    binary = _wrapped_terraform(tmp_path, tf_environ)
+    options = _options(binary, tmp_path, timeout=15.0, environ=dict(tf_environ, FAKE_HANG="show"))
+    started = time.monotonic()
+    result = _plan(stack, options)
+    assert time.monotonic() - started < 15.0 + options.kill_grace + 2.0
+    assert result.state is State.ERRORED
+    assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
+    assert "show -json" in result.error.message
+
+
+@pytest.mark.parametrize(
+    ("fake", "why"),
+    [("FAKE_FAIL", "the saved plan is corrupt"), ("FAKE_GARBAGE", "did not print a JSON plan document")],
+)
+def test_unreadable_plan_is_errored_and_says_why(
+    tf_environ: dict[str, str], tmp_path: Path, fake: str, why: str
+) -> None:
+    stack = write_stack(tmp_path / "unreadable")
+    binary = _wrapped_terraform(tmp_path, tf_environ)
+    result = _plan(stack, _options(binary, tmp_path, environ=dict(tf_environ, **{fake: "show"})))
+    assert result.state is State.ERRORED
+    assert result.error is not None and result.error.kind is ErrorKind.UNKNOWN
+    assert "cannot read the saved plan" in result.error.message and why in result.error.message
+    assert result.log_path is not None and why in result.log_path.read_text()
