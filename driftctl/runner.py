@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
@@ -122,20 +122,28 @@ def run_plans(
     """
     stop = _Stop(cancel or threading.Event(), threading.Event())
     pool = ThreadPoolExecutor(max_workers=options.parallelism, thread_name_prefix="plan")
+    futures: list[Future[PlanResult]] = []
     try:
-        futures = [pool.submit(_plan_stack, stack, options, observer, stop) for stack in stacks]
+        futures.extend(pool.submit(_plan_stack, stack, options, observer, stop) for stack in stacks)
         return [future.result() for future in futures]
     except BaseException:
-        # Ctrl-C or a crash: stop the running plans and skip the queued ones
-        stop.cancel.set()
-        try:
-            pool.shutdown(wait=True, cancel_futures=True)
-        except KeyboardInterrupt:
-            stop.kill.set()  # a second Ctrl-C: no grace period
-            pool.shutdown(wait=True)
+        _stop_plans(futures, stop)  # Ctrl-C or a crash: stop the running plans, skip the queued ones
         raise
     finally:
         pool.shutdown(wait=True)
+
+
+def _stop_plans(futures: Sequence[Future[PlanResult]], stop: _Stop) -> None:
+    stop.cancel.set()
+    for future in futures:
+        future.cancel()
+    # waiting on the futures, not joining the threads: an interrupted Thread.join can mark a
+    # running thread stopped, and the process would exit with its tool still running
+    try:
+        wait(futures)
+    except KeyboardInterrupt:
+        stop.kill.set()  # a second Ctrl-C: no grace period
+        wait(futures)
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,44 @@ def test_interrupt_stops_running_plans(tmp_path: Path, sig: signal.Signals, code
     assert not Path(f"/proc/{tool_pid}").exists(), "the tool outlived driftctl"
 
 
+def test_second_ctrl_c_kills_at_once(tmp_path: Path) -> None:
+    """A tool that ignores SIGTERM would hold the run for the 10s grace; a second Ctrl-C ends it now."""
+    pid_file = tmp_path / "tool.pid"
+    fake = tmp_path / "terraform"
+    fake.write_text(
+        f"#!{sys.executable}\nimport os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)\n"
+    )
+    fake.chmod(0o755)
+    (tmp_path / "live" / "a").mkdir(parents=True)
+    (tmp_path / "live" / "a" / "main.tf").write_text("")
+    command = [sys.executable, "-m", "driftctl", "plan", "--all", "--root", str(tmp_path / "live")]
+    command += ["--tool", "terraform", "--tool-binary", str(fake), "--log-dir", str(tmp_path / "logs")]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pid_file.exists(), "the plan never started"
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    took = time.monotonic() - interrupted
+    assert process.returncode == 130, stderr
+    assert took < 4, f"exited {took:.1f}s after the second Ctrl-C"
+    assert "Traceback" not in stderr
+    assert not _process_alive(int(pid_file.read_text())), "the tool outlived driftctl"
+
+
+def _process_alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "State:\tZ" not in status.read_text()
+    except FileNotFoundError:
+        return False
+
+
 def test_alerts_render_defaults_are_the_shipped_rules() -> None:
     result = driftctl("alerts", "render")
     assert result.returncode == 0, result.stderr

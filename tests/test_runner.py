@@ -196,6 +196,54 @@ def _alive(pid: int) -> bool:
     return status.exists() and "State:\tZ" not in status.read_text()
 
 
+IGNORES_SIGTERM = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "open(sys.argv[1], 'w').write('ready')\n"
+    "time.sleep(300)\n"
+)
+
+
+def _spawn_stubborn_grandchild(pid_file: Path, ready: Path, io: str = "") -> str:
+    """Script lines: start a grandchild that ignores SIGTERM and wait until it does."""
+    argv = f"[sys.executable, '-c', {IGNORES_SIGTERM!r}, {str(ready)!r}]"
+    return (
+        f"child = subprocess.Popen({argv}, {io})\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        f"while not os.path.exists({str(ready)!r}):\n"
+        "    time.sleep(0.01)\n"
+    )
+
+
+def test_grandchild_ignoring_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
+    """The leader dies of SIGTERM at once; its child ignores it and must still not outlive the plan."""
+    pid_file, ready = tmp_path / "grandchild.pid", tmp_path / "ready"
+    spawn = _spawn_stubborn_grandchild(
+        pid_file, ready, io="stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL"
+    )
+    binary = _script(tmp_path / "tool", spawn + "time.sleep(300)")
+    stack = tmp_path / "stubborn"
+    stack.mkdir()
+    started = time.monotonic()
+    result = _plan(stack, _options(binary, tmp_path, timeout=1.0, kill_grace=1.0, init=False))
+    assert time.monotonic() - started < 10
+    assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
+    assert not _alive(int(pid_file.read_text())), "a grandchild ignoring SIGTERM outlived the plan"
+
+
+def test_processes_a_finished_tool_leaves_behind_are_stopped(tmp_path: Path) -> None:
+    """A tool that exits 0 and leaves a child holding its output pipe: the plan ends, the child too."""
+    pid_file, ready = tmp_path / "grandchild.pid", tmp_path / "ready"
+    binary = _script(tmp_path / "tool", _spawn_stubborn_grandchild(pid_file, ready) + "sys.exit(0)")
+    stack = tmp_path / "leaky"
+    stack.mkdir()
+    started = time.monotonic()
+    result = _plan(stack, _options(binary, tmp_path, kill_grace=1.0, init=False))
+    assert time.monotonic() - started < 10
+    assert result.state is State.CLEAN
+    assert not _alive(int(pid_file.read_text())), "the tool's leftover child outlived the plan"
+
+
 def test_transient_failure_is_retried_then_succeeds(tmp_path: Path) -> None:
     marker = tmp_path / "failed-once"
     binary = _script(
