@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from driftctl import classify
+from driftctl import classify, names
 from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, Stack, State, Tool
 from driftctl.redact import Redactor
 
@@ -106,7 +106,7 @@ def log_name(stack: Stack) -> str:
 
 
 def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+    return hashlib.sha256(names.to_bytes(text)).hexdigest()[:8]  # an id need not be valid UTF-8
 
 
 def run_plans(

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, driftctl
+from conftest import REPO, driftctl, write_stack
 
 
 def test_stacks_lists_ids_one_per_line(live: Path) -> None:
@@ -191,6 +191,31 @@ def _process_alive(pid: int) -> bool:
         return "State:\tZ" not in status.read_text()
     except FileNotFoundError:
         return False
+
+
+def test_a_stack_name_that_is_not_utf8_is_planned_and_printed_unambiguously(
+    live: Path, tmp_path: Path
+) -> None:
+    odd = Path(os.fsdecode(os.fsencode(live / "prod") + b"/caf\xe9"))
+    write_stack(odd)
+    base = [sys.executable, "-m", "driftctl"]
+    common = ["--root", str(live), "--tool", "terraform", "--include", "prod/*"]
+    listed = subprocess.run([*base, "stacks", *common], capture_output=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.decode("utf-8").splitlines() == ['"prod/caf\\xe9"', "prod/clean", "prod/drifted"]
+    as_json = subprocess.run([*base, "stacks", *common, "--format", "json"], capture_output=True, timeout=60)
+    assert json.loads(as_json.stdout.decode("utf-8"))[0]["stack"] == '"prod/caf\\xe9"'
+    report = tmp_path / "report.json"
+    planned = subprocess.run(
+        [*base, "plan", "--all", *common, "--report", str(report), "--dry-run-push"],
+        capture_output=True,
+        timeout=300,
+    )
+    assert b"Traceback" not in planned.stderr
+    assert planned.returncode == 2, planned.stderr  # every stack planned: two drifted, one clean
+    states = {row["stack"]: row["state"] for row in json.loads(report.read_text(encoding="utf-8"))["stacks"]}
+    assert states == {'"prod/caf\\xe9"': "drifted", "prod/drifted": "drifted", "prod/clean": "clean"}
+    assert 'drift_stack_state{stack="\\"prod/caf\\\\xe9\\""} 1.0' in planned.stdout.decode("utf-8")
 
 
 def test_alerts_render_defaults_are_the_shipped_rules() -> None:
