@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, combine, discover, git, pushgateway, report, schedule, shard
+from driftctl import __version__, alerts, combine, discover, git, names, pushgateway, report, schedule, shard
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
@@ -228,6 +228,7 @@ def plan(
     are read when not given.
     """
     binary, metrics = preflight(config, environ)
+    selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
     if durations is None:
         durations = previous_durations(metrics)
