@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from driftctl import __version__, config, pipeline, render
-from driftctl import changed as changed_stacks
 from driftctl import report as report_format
 from driftctl.model import ExitCode, Selection
 from driftctl.names import printable
@@ -146,6 +145,8 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explai
     selection = pipeline.select(cfg, paths, changed=changed, durations=durations)
     _warn_fallback(selection)
     if explain:
+        from driftctl import changed as changed_stacks
+
         for line in changed_stacks.explain_lines(selection):
             click.echo(line)
         return

@@ -18,7 +18,6 @@ import yaml
 
 from driftctl import shard
 from driftctl.model import FailOn, Shard, Tool
-from driftctl.pushgateway import LABEL_NAME, RESERVED_LABELS
 
 CONFIG_FILE = ".driftctl.yaml"
 ENV_PREFIX = "DRIFTCTL_"
@@ -163,6 +162,8 @@ def _optional_strings(value: object) -> tuple[str, ...] | None:
 
 def _labels(value: object) -> dict[str, str]:
     """A mapping from YAML, or `k=v,k2=v2` from the environment or flags."""
+    from driftctl.pushgateway import LABEL_NAME, RESERVED_LABELS  # the HTTP client, only when labels are set
+
     if isinstance(value, str):
         pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
         if any(len(pair) != 2 for pair in pairs):

@@ -10,12 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from driftctl import __version__, alerts, combine, discover, git, names, pushgateway, report, schedule, shard
-from driftctl import changed as changed_stacks
+from driftctl import __version__, combine, discover, git, names, report, schedule, shard
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
+
+if TYPE_CHECKING:  # the HTTP client, the metrics and the HCL parser load only when a run needs them
+    from driftctl import pushgateway
 
 
 class UsageError(Exception):
@@ -78,6 +81,8 @@ def _select(config: Config, paths: Sequence[Path], changed: bool) -> Selection:
 
 def select_changed(config: Config, everything: Sequence[Stack], allowed: set[str]) -> Selection:
     """`--changed`: dependency chains may run through stacks the globs leave out, so all are passed."""
+    from driftctl import changed as changed_stacks
+
     try:
         return changed_stacks.select_changed(
             config.root.resolve(),
@@ -155,6 +160,8 @@ def check_report_path(config: Config) -> None:
 
 def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.PushOptions | None:
     """The Pushgateway settings when this run publishes metrics; credentials come from the environment."""
+    from driftctl import pushgateway
+
     if not (config.push or config.dry_run_push):
         return None
     if config.push and not config.pushgateway_url and not config.dry_run_push:
@@ -185,6 +192,8 @@ def expected_durations(config: Config, environ: Mapping[str, str] | None = None)
 
 def previous_durations(options: pushgateway.PushOptions | None) -> dict[str, float | None]:
     """Each stack's last plan duration from the gateway, to start the slow ones first; best effort."""
+    from driftctl import pushgateway
+
     if options is None or options.url is None:
         return {}
     try:
@@ -198,6 +207,8 @@ def publish(
     options: pushgateway.PushOptions, run: RunReport
 ) -> tuple[pushgateway.PublishOutcome | None, str | None]:
     """Read back, merge, push one batch: the outcome, or why nothing was pushed."""
+    from driftctl import pushgateway
+
     try:
         return pushgateway.publish(options, run, run.known, version=__version__), None
     except pushgateway.PushgatewayError as error:
@@ -293,6 +304,8 @@ def write_report(path: Path | None, run: RunReport) -> str | None:
 
 def alert_rules(config: Config) -> str:
     """The Prometheus rule file for this config's thresholds and Pushgateway job."""
+    from driftctl import alerts
+
     try:
         return alerts.render_rules(
             alerts.AlertThresholds(

@@ -476,19 +476,26 @@ def _live_members(group: int) -> list[int]:
     except PermissionError:
         pass
     try:
-        pids = [entry for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]  # noqa: PTH208 (strings, not Paths)
     except OSError:
         return []  # no /proc: the final SIGKILL to the group is all that can be done
     members = []
     for pid in pids:
+        # raw reads: this scan runs after every command, over every process of the machine
         try:
-            stat = (pid / "stat").read_text()
+            handle = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
         except OSError:
             continue
+        try:
+            stat = os.read(handle, 1024)
+        except OSError:
+            continue
+        finally:
+            os.close(handle)
         # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == group and fields[0] != "Z":
-            members.append(int(pid.name))
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == group and fields[0] != b"Z":
+            members.append(int(pid))
     return members
 
 
