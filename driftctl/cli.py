@@ -9,16 +9,17 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
-from rich.markup import escape
 
 from driftctl import __version__, config, pipeline, render
 from driftctl import report as report_format
 from driftctl.model import ExitCode, Selection
+
+if TYPE_CHECKING:
+    from rich.console import Console
 from driftctl.names import printable
 
 EXIT_CODES_HELP = """\b
@@ -208,9 +209,8 @@ def publish(ctx: click.Context, /, reports: tuple[Path, ...], allow_partial: boo
     """
     cfg = _load(ctx)
     outcome = pipeline.publish_reports(cfg, reports, allow_partial)
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
-    _print_result(out, outcome, cfg.format)
-    _print_publish(out, err, outcome)
+    _print_result(outcome, cfg.format)
+    _print_publish(outcome)
     ctx.exit(int(outcome.exit_code))
 
 
@@ -241,62 +241,89 @@ def alerts_render(ctx: click.Context, /, output: Path | None, **_: object) -> No
         report_format.write_atomic(output, text)
 
 
+class _Stderr:
+    """Messages and progress on stderr: styled with rich on a terminal, plain lines elsewhere.
+
+    rich is imported only for a terminal, so a CI run whose output goes to logs never loads it.
+    """
+
+    def __init__(self) -> None:
+        self.file = sys.stderr
+        self.console: Console | None = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+
+            self.console = Console(stderr=True, highlight=False)
+
+    def say(self, text: str, style: str = "dim", rest: str = "") -> None:
+        """`text` in `style`, then `rest` unstyled; words from outside are never read as markup."""
+        if self.console is None:
+            click.echo(text + rest, err=True)
+            return
+        from rich.text import Text
+
+        self.console.print(Text.assemble((text, style), rest))
+
+    def view(self, total: int) -> render.LiveView | render.PlainView:
+        return render.LiveView(self.console, total) if self.console is not None else render.PlainView(self)
+
+
 def _warn_fallback(selection: Selection) -> None:
-    err = Console(stderr=True, highlight=False)
+    err = _Stderr()
     if selection.fallback_reason:
-        err.print(f"[yellow]driftctl: planning every stack:[/] {escape(selection.fallback_reason)}")
+        err.say("driftctl: planning every stack: ", "yellow", selection.fallback_reason)
     for stack in selection.removed:
-        removed = escape(printable(stack))
-        err.print(f"[dim]removed since the base (not planned, its metrics are dropped): {removed}[/]")
+        err.say(f"removed since the base (not planned, its metrics are dropped): {printable(stack)}")
     if selection.mode == "changed" and not selection.stacks and not selection.removed:
-        err.print("[dim]no stack is affected by the changes since the base[/]")
+        err.say("no stack is affected by the changes since the base")
 
 
 def run_plan(
     cfg: config.Config, selection: Selection, durations: Mapping[str, float | None] | None = None
 ) -> pipeline.Outcome:
     """Runs the plans with the right view for where the output goes, then prints the result."""
-    err = Console(stderr=True, highlight=False)
-    out = Console(highlight=False)
-    if not out.is_terminal:
-        out.width = 160  # CI logs are wide; 80 columns would fold every error
+    err = _Stderr()
     pipeline.preflight(cfg)  # fail on a missing tool or bad push options before anything runs
     log_dir = pipeline.make_log_dir(cfg)
-    where = escape(str(log_dir))
     part = f" (shard {selection.shard})" if selection.shard else ""
-    err.print(f"[dim]planning {len(selection.stacks)} stacks{part} with {cfg.tool.value}; logs in {where}[/]")
-    view = render.LiveView(err, len(selection.stacks)) if err.is_terminal else render.PlainView(err)
-    with view:
+    err.say(f"planning {len(selection.stacks)} stacks{part} with {cfg.tool.value}; logs in {log_dir}")
+    with err.view(len(selection.stacks)) as view:
         outcome = pipeline.plan(cfg, selection, log_dir, observer=view, durations=durations)
-    _print_result(out, outcome, cfg.format)
+    _print_result(outcome, cfg.format)
     if outcome.report_path is not None:
-        err.print(f"[dim]report written to {escape(str(outcome.report_path))}[/]")
-    _print_publish(out, err, outcome)
+        err.say(f"report written to {outcome.report_path}")
+    _print_publish(outcome, err)
     return outcome
 
 
-def _print_publish(out: Console, err: Console, outcome: pipeline.Outcome) -> None:
+def _print_publish(outcome: pipeline.Outcome, err: _Stderr | None = None) -> None:
+    err = err or _Stderr()
     published = outcome.published
     for error in outcome.errors:
-        err.print(f"[bold red]driftctl:[/] {escape(error)}")
+        err.say("driftctl: ", "bold red", error)
     if published is not None and not published.pushed:
-        out.file.write(published.exposition.decode("utf-8"))
+        sys.stdout.write(published.exposition.decode("utf-8"))
     elif published is not None:
         counts = published.counts
-        err.print(
-            f"[dim]pushed {len(published.series)} stacks in one batch "
-            f"({counts.drifted} drifted, {counts.errored} errored, {counts.clean} clean)[/]"
+        err.say(
+            f"pushed {len(published.series)} stacks in one batch "
+            f"({counts.drifted} drifted, {counts.errored} errored, {counts.clean} clean)"
         )
         if published.reset_reason:
-            err.print(f"[yellow]first-seen times were reset:[/] {escape(published.reset_reason)}")
+            err.say("first-seen times were reset: ", "yellow", published.reset_reason)
 
 
-def _print_result(out: Console, outcome: pipeline.Outcome, fmt: str) -> None:
+def _print_result(outcome: pipeline.Outcome, fmt: str) -> None:
     if fmt == "json":
-        out.file.write(report_format.to_json(outcome.report))
+        sys.stdout.write(report_format.to_json(outcome.report))
     elif fmt == "markdown":
-        out.file.write(report_format.to_markdown(outcome.report))
+        sys.stdout.write(report_format.to_markdown(outcome.report))
     else:
+        from rich.console import Console  # the table is rich's to draw, on a terminal or not
+
+        out = Console(highlight=False)
+        if not out.is_terminal:
+            out.width = 160  # CI logs are wide; 80 columns would fold every error
         out.print(render.results_table(outcome.report))
 
 

@@ -1,19 +1,23 @@
-"""What a person sees: a live view on a terminal, plain lines in CI logs, and the final table."""
+"""What a person sees: a live view on a terminal, plain lines in CI logs, and the final table.
+
+rich is imported by what draws with it (the live view, the table, styled lines), not by this module:
+a run whose output goes to files and pipes never loads it.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from types import TracebackType
-
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from driftctl.model import PlanResult, RunReport, Stack, State
 from driftctl.report import ordered, summary
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.table import Table
+    from rich.text import Text
 
 STATE_STYLE = {State.DRIFTED: "bold yellow", State.ERRORED: "bold red", State.CLEAN: "green"}
 _MAX_RUNNING_SHOWN = 12
@@ -33,38 +37,56 @@ def counts_text(result: PlanResult) -> str:
     return f"+{r.add} ~{r.change} -{r.destroy} ±{r.replace}"
 
 
-def result_line(result: PlanResult) -> Text:
-    """One finished stack, for CI logs: state, id, counts, duration, and the error's kind."""
-    line = Text()
-    line.append(f"{result.state.value:<8}", style=STATE_STYLE[result.state])
-    line.append(f" {result.stack.id}")
+def _line_parts(result: PlanResult) -> tuple[str, str, str]:
+    """A finished stack's line in three parts: the state, the id, the details."""
     details = [counts_text(result), f"{result.duration_seconds:.1f}s"]
     if result.attempts > 1:
         details.append(f"{result.attempts} attempts")
     if result.error:
         details.append(f"{result.error.kind.value} error")
-    line.append("  " + "  ".join(d for d in details if d), style="dim")
-    return line
+    return f"{result.state.value:<8}", f" {result.stack.id}", "  " + "  ".join(d for d in details if d)
+
+
+def plain_line(result: PlanResult) -> str:
+    """One finished stack, for CI logs: state, id, counts, duration, and the error's kind."""
+    return "".join(_line_parts(result))
+
+
+def result_line(result: PlanResult) -> Text:
+    """`plain_line` styled for a terminal."""
+    from rich.text import Text
+
+    state, stack, details = _line_parts(result)
+    return Text.assemble((state, STATE_STYLE[result.state]), stack, (details, "dim"))
+
+
+class HasFile(Protocol):
+    """Where plain lines go: a text stream's owner (a rich Console has `.file` too)."""
+
+    @property
+    def file(self) -> TextIO: ...
 
 
 class PlainView:
     """A line per finished stack: readable in a CI log, greppable, no control characters."""
 
-    def __init__(self, console: Console) -> None:
-        self._console = console
+    def __init__(self, output: HasFile) -> None:
+        self._output = output
         self._lock = threading.Lock()
+
+    def _write(self, line: str) -> None:
+        with self._lock:
+            # one line per stack however long its id, so `grep drifted` finds the whole line
+            stream = self._output.file
+            stream.write(line + "\n")
+            stream.flush()
 
     def started(self, stack: Stack, attempt: int) -> None:
         if attempt > 1:
-            with self._lock:
-                self._console.print(
-                    Text(f"retry    {stack.id}  attempt {attempt}", style="dim"), soft_wrap=True
-                )
+            self._write(f"retry    {stack.id}  attempt {attempt}")
 
     def finished(self, result: PlanResult) -> None:
-        with self._lock:
-            # one line per stack however long its id, so `grep drifted` finds the whole line
-            self._console.print(result_line(result), soft_wrap=True)
+        self._write(plain_line(result))
 
     def __enter__(self) -> PlainView:
         return self
@@ -77,6 +99,9 @@ class LiveView:
     """A progress bar and the stacks in flight with their elapsed time, redrawn in place."""
 
     def __init__(self, console: Console, total: int) -> None:
+        from rich.live import Live
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self._console = console
         self._lock = threading.Lock()
         self._running: dict[str, tuple[float, int]] = {}
@@ -113,6 +138,9 @@ class LiveView:
             self._live.console.print(result_line(result))
 
     def _renderable(self) -> RenderableType:
+        from rich.console import Group
+        from rich.text import Text
+
         with self._lock:
             now = time.monotonic()
             running = sorted(self._running.items(), key=lambda item: item[1][0])
@@ -142,6 +170,9 @@ class LiveView:
 
 
 def results_table(report: RunReport) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     counts = summary(report)
     table = Table(
         title=(

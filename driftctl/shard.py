@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TypeVar
@@ -92,7 +91,9 @@ def _weights(
     known = {s: d for s in stack_ids if (d := lookup.get(s)) is not None and math.isfinite(d) and d >= 0}
     if not known:
         return None
-    typical = statistics.median(known.values())
+    ordered = sorted(known.values())
+    middle = len(ordered) // 2  # the median, without `statistics` (it imports fractions and decimal)
+    typical = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
     return {s: known.get(s, typical) for s in stack_ids}
 
 
