@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import IO, TYPE_CHECKING, Protocol
 
 from driftctl.model import PlanResult, RunReport, Stack, State
 from driftctl.report import ordered, summary
@@ -64,7 +64,7 @@ class HasFile(Protocol):
     """Where plain lines go: a text stream's owner (a rich Console has `.file` too)."""
 
     @property
-    def file(self) -> TextIO: ...
+    def file(self) -> IO[str]: ...
 
 
 class PlainView:
