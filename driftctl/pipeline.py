@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule
+from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule, stackgen
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
-from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
+from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
 
 
@@ -239,7 +239,7 @@ def plan(
     binary, metrics = preflight(config, environ)
     started = datetime.now(timezone.utc)
     order = schedule.longest_first(selection.stacks, previous_durations(metrics))
-    results = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
+    results = plan_units(order, runner_options(config, binary, log_dir), observer, cancel)
     run = RunReport(
         started_at=started,
         finished_at=datetime.now(timezone.utc),
@@ -261,6 +261,23 @@ def plan(
         errors=errors,
         report_path=config.report if config.report is not None and report_error is None else None,
     )
+
+
+def plan_units(
+    stacks: Sequence[Stack],
+    options: RunnerOptions,
+    observer: Observer | None = None,
+    cancel: threading.Event | None = None,
+) -> list[PlanResult]:
+    """Generates the Terragrunt Stacks the units need, then plans them; results in `stacks` order."""
+    failures = stackgen.generate(stacks, options, cancel)
+    failed = {result.stack.id: result for result in stackgen.failed_results(stacks, failures)}
+    for result in failed.values():
+        if observer is not None:
+            observer.finished(result)
+    planned = run_plans([s for s in stacks if s.id not in failed], options, observer, cancel)
+    by_id = {result.stack.id: result for result in planned} | failed
+    return [by_id[stack.id] for stack in stacks]
 
 
 def write_report(path: Path | None, run: RunReport) -> str | None:
