@@ -149,6 +149,8 @@ def locals_of(document: Mapping[str, Any]) -> dict[str, Any]:
 
 def _text(raw: Any) -> str:
     """An attribute as written, for messages."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
     text = str(raw)
     return text[2:-1] if text.startswith("${") and text.endswith("}") else text
 
