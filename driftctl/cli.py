@@ -226,8 +226,9 @@ def _warn_fallback(selection: Selection) -> None:
         for note in unit.notes:
             err.print(f"[yellow]driftctl: {escape(unit.id)}:[/] {escape(note)}")
     if selection.excluded:
+        count = len(selection.excluded)
         err.print(
-            f"[dim]{len(selection.excluded)} units excluded by an exclude block or skip, not planned "
+            f"[dim]{count} unit{'' if count == 1 else 's'} excluded by an exclude block or skip, not planned "
             "(`driftctl stacks --show-excluded` lists them and why)[/]"
         )
     if selection.fallback_reason:

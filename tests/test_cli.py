@@ -314,7 +314,7 @@ def test_stacks_shows_excluded_units_and_why(tmp_path: Path) -> None:
     shown = driftctl("stacks", "--root", str(root), "--show-excluded", "--format", "json")
 
     assert plain.stdout.split() == ["app", "maybe"]
-    assert "1 units excluded" in plain.stderr and "--show-excluded" in plain.stderr
+    assert "1 unit excluded" in plain.stderr and "--show-excluded" in plain.stderr
     assert "maybe: exclude block in maybe/terragrunt.hcl: if = feature.x.value unknown" in plain.stderr
     rows = {row["stack"]: row for row in json.loads(shown.stdout)}
     assert rows["old"]["excluded"].startswith("exclude block in old/terragrunt.hcl (if = true")

@@ -755,3 +755,19 @@ def test_detect_tool_picks_tofu_when_only_tofu_is_installed(tmp_path: Path) -> N
     tf_stacks(tmp_path, "a")
 
     assert detect_tool(tmp_path, tofu_only=True) is Tool.TOFU
+
+
+def test_the_stacks_example_lists_its_generated_units() -> None:
+    root = Path(__file__).resolve().parent.parent / "examples" / "stacks"
+
+    found = {s.id: s for s in discover(root, Tool.TERRAGRUNT)}
+
+    assert sorted(found) == [
+        "live/.terragrunt-stack/dev/.terragrunt-stack/app",
+        "live/.terragrunt-stack/dev/.terragrunt-stack/network",
+        "live/.terragrunt-stack/dns",
+        "live/.terragrunt-stack/legacy",
+        "live/.terragrunt-stack/prod/.terragrunt-stack/app",
+        "live/.terragrunt-stack/prod/.terragrunt-stack/network",
+    ]
+    assert [i for i, s in found.items() if s.excluded] == ["live/.terragrunt-stack/legacy"]

@@ -221,7 +221,7 @@ def test_excluded_stack_units_are_listed_with_the_reason_and_not_planned(
         "live/.terragrunt-stack/db\texcluded: exclude block in catalog/units/thing/terragrunt.hcl"
         in shown.stdout
     )
-    assert "1 units excluded" in shown.stderr
+    assert "1 unit excluded" in shown.stderr
     assert result.returncode == 0, result.stderr
     planned = {row["stack"] for row in json.loads(report.read_text())["stacks"]}
     assert planned == {"live/.terragrunt-stack/cache", "live/.terragrunt-stack/dev/.terragrunt-stack/app"}
