@@ -120,7 +120,7 @@ def run_plans(
     An interrupt stops the running plans (SIGTERM, then SIGKILL after `kill_grace`); a second
     interrupt while they stop kills them at once.
     """
-    stop = _Stop(cancel or threading.Event(), threading.Event())
+    stop = Stop(cancel or threading.Event(), threading.Event())
     pool = ThreadPoolExecutor(max_workers=options.parallelism, thread_name_prefix="plan")
     futures: list[Future[PlanResult]] = []
     try:
@@ -133,7 +133,7 @@ def run_plans(
         pool.shutdown(wait=True)
 
 
-def _stop_plans(futures: Sequence[Future[PlanResult]], stop: _Stop) -> None:
+def _stop_plans(futures: Sequence[Future[PlanResult]], stop: Stop) -> None:
     stop.cancel.set()
     for future in futures:
         future.cancel()
@@ -147,7 +147,7 @@ def _stop_plans(futures: Sequence[Future[PlanResult]], stop: _Stop) -> None:
 
 
 @dataclass(frozen=True)
-class _Stop:
+class Stop:
     """Requests from outside: `cancel` stops gracefully, `kill` SIGKILLs at once."""
 
     cancel: threading.Event
@@ -160,10 +160,10 @@ def plan_stack(
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
 ) -> PlanResult:
-    return _plan_stack(stack, options, observer, _Stop(cancel or threading.Event(), threading.Event()))
+    return _plan_stack(stack, options, observer, Stop(cancel or threading.Event(), threading.Event()))
 
 
-def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None, stop: _Stop) -> PlanResult:
+def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None, stop: Stop) -> PlanResult:
     started = time.monotonic()
     options.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = log_name(stack)
@@ -262,7 +262,7 @@ class _StackJob:
     plan_file: Path
     log: IO[str]
     redactor: Redactor
-    stop: _Stop
+    stop: Stop
 
     def run(self, command: Sequence[str], deadline: float, stdout: IO[bytes] | None = None) -> CommandOutcome:
         env = tool_environment(self.options)
@@ -343,7 +343,7 @@ def run_command(
     log: IO[str],
     redactor: Redactor,
     options: RunnerOptions,
-    stop: _Stop,
+    stop: Stop,
     deadline: float,
     stdout: IO[bytes] | None = None,
 ) -> CommandOutcome:
@@ -396,7 +396,7 @@ def _pump(
     sinks: Mapping[str, Callable[[bytes], object]],
     deadline: float,
     options: RunnerOptions,
-    stop: _Stop,
+    stop: Stop,
     log: IO[str],
 ) -> bool:
     """Streams both pipes until the command and every process of its group are gone.

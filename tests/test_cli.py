@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, driftctl, write_stack
+from pushgateway_server import Reply, recording_server
 
 
 def test_stacks_lists_ids_one_per_line(live: Path) -> None:
@@ -296,3 +297,88 @@ def test_changed_errors_are_usage_errors(example_repo: Path, tmp_path: Path) -> 
     assert "not inside a git work tree" in not_git.stderr
     both = driftctl("plan", "--changed", "--all", "--root", str(example_repo))
     assert both.returncode == 3
+
+
+# ---- never silent: discovering nothing is exit 3, and nothing reaches the gateway (issue 13 item 2) ----
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True)
+    for name, body in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(body, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "expected"),
+    [
+        ({}, (), "no directory with *.tf files under"),
+        ({"a/terragrunt.hcl": ""}, ("--tool", "terraform"), "try --tool terragrunt"),
+        ({"a/main.tf": ""}, ("--tool", "terragrunt"), "try --tool terraform"),
+        ({"a/main.tf": ""}, ("--include", "prod/*"), "--include 'prod/*' matches none of the 1 stacks"),
+        ({"a/main.tf": ""}, ("--exclude", "*"), "--include/--exclude leave none of the 1 stacks"),
+        ({"a/terragrunt.hcl": "skip = true\n"}, (), "every unit under"),
+    ],
+)
+def test_finding_nothing_exits_3_and_pushes_nothing(
+    tmp_path: Path, files: dict[str, str], args: tuple[str, ...], expected: str
+) -> None:
+    root = _tree(tmp_path / "repo", files)
+    listed = driftctl("stacks", "--root", str(root), *args)
+    with recording_server({"GET": [Reply(200, b"")], "PUT": [Reply(200)]}) as server:
+        planned = driftctl("plan", "--all", "--root", str(root), "--push", "--pushgateway", server.url, *args)
+
+    for result in (listed, planned):
+        assert result.returncode == 3, result.stderr
+        assert expected in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert server.requests == []
+
+
+def test_wrong_root_names_it(tmp_path: Path) -> None:
+    result = driftctl("stacks", "--root", str(tmp_path / "typo"))
+    assert result.returncode == 3
+    assert f"{tmp_path / 'typo'}: not a directory (--root)" in result.stderr
+
+
+def test_terraform_repo_with_the_default_tool_lists_its_stacks(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "repo", {"prod/app/main.tf": "", "modules/x/main.tf": ""})
+    result = driftctl("stacks", "--root", str(root), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [(row["stack"], row["tool"]) for row in json.loads(result.stdout)] == [("prod/app", "terraform")]
+
+
+def test_help_shows_the_tool_default() -> None:
+    result = driftctl("stacks", "--help")
+    assert "auto" in result.stdout and "[default: auto]" in result.stdout
+
+
+def test_changed_selecting_nothing_in_a_non_empty_repo_is_a_clean_exit(example_repo: Path) -> None:
+    (example_repo / "README.md").write_text("docs\n")
+    _git(example_repo, "add", "-A")
+    _git(example_repo, "commit", "-qm", "docs")
+    result = driftctl("stacks", "--changed", "--root", str(example_repo))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+def test_stacks_shows_excluded_units_and_why(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path / "repo",
+        {
+            "root.hcl": "",
+            "app/terragrunt.hcl": 'include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n',
+            "old/terragrunt.hcl": 'exclude {\n  if = true\n  actions = ["all"]\n}\n',
+            "maybe/terragrunt.hcl": 'exclude {\n  if = feature.x.value\n  actions = ["plan"]\n}\n',
+        },
+    )
+    plain = driftctl("stacks", "--root", str(root))
+    shown = driftctl("stacks", "--root", str(root), "--show-excluded", "--format", "json")
+
+    assert plain.stdout.split() == ["app", "maybe"]
+    assert "1 unit excluded" in plain.stderr and "--show-excluded" in plain.stderr
+    assert "maybe: exclude block in maybe/terragrunt.hcl: if = feature.x.value unknown" in plain.stderr
+    rows = {row["stack"]: row for row in json.loads(shown.stdout)}
+    assert rows["old"]["excluded"].startswith("exclude block in old/terragrunt.hcl (if = true")
+    assert rows["app"]["excluded"] is None and rows["maybe"]["notes"]
