@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from driftctl import classify, names
+from driftctl import classify, names, redact
 from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, Stack, State, Tool
-from driftctl.redact import Redactor
 
 STDERR_TAIL_LINES = 200
 ERROR_MESSAGE_LINES = 12
@@ -176,7 +175,9 @@ def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None,
     attempt = 0
     # a fresh private directory: nothing can be planted where the tool writes the plan
     with log, tempfile.TemporaryDirectory(dir=options.log_dir, prefix=".plan-") as private:
-        job = _StackJob(stack, options, Path(private) / "plan.tfplan", log, Redactor(options.environ), stop)
+        job = _StackJob(
+            stack, options, Path(private) / "plan.tfplan", log, redact.Redactor(options.environ), stop
+        )
         while True:
             attempt += 1
             if observer is not None:
@@ -200,6 +201,8 @@ def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None,
                 break
         # the saved plan holds every planned value, secrets included: it goes with the directory
         result = job.classified(outcome, kind, deadline)
+    if job.sensitive:
+        redact_file(log_path, job.redactor.with_values(job.sensitive))
     return _finished(stack, result, outcome.exit_code, attempt, log_path, started, observer)
 
 
@@ -228,6 +231,20 @@ def _finished(
     if observer is not None:
         observer.finished(final)
     return final
+
+
+def redact_file(path: Path, redactor: redact.Redactor) -> None:
+    """Masks again, in a finished log, what only the saved plan showed to be sensitive."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        source = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), encoding="utf-8")
+        with source, os.fdopen(handle, "w", encoding="utf-8", errors="replace") as target:
+            for line in source:
+                target.write(redactor.line(line.rstrip("\n")) + "\n")
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def open_log(path: Path) -> IO[str]:
@@ -261,8 +278,9 @@ class _StackJob:
     options: RunnerOptions
     plan_file: Path
     log: IO[str]
-    redactor: Redactor
+    redactor: redact.Redactor
     stop: _Stop
+    sensitive: set[str] = field(default_factory=set)  # values the saved plan marks sensitive
 
     def run(self, command: Sequence[str], deadline: float, stdout: IO[bytes] | None = None) -> CommandOutcome:
         env = tool_environment(self.options)
@@ -312,11 +330,12 @@ class _StackJob:
                 raise _PlanUnreadable(PlanError(kind, f"cannot read the saved plan: {reason}"))
             stdout.seek(0)
             try:
-                return classify.summarize(classify.parse_plan_json(stdout.read().decode("utf-8", "replace")))
+                document = classify.parse_plan_json(stdout.read().decode("utf-8", "replace"))
             except classify.PlanFormatError as error:
-                raise _PlanUnreadable(
-                    PlanError(ErrorKind.UNKNOWN, f"cannot read the saved plan: {error}")
-                ) from None
+                message = f"cannot read the saved plan: {error}"
+                raise _PlanUnreadable(PlanError(ErrorKind.UNKNOWN, message)) from None
+        self.sensitive.update(redact.sensitive_values(document))
+        return classify.summarize(document)
 
 
 def _error_message(outcome: CommandOutcome, options: RunnerOptions) -> str:
@@ -341,7 +360,7 @@ def run_command(
     cwd: Path,
     env: Mapping[str, str],
     log: IO[str],
-    redactor: Redactor,
+    redactor: redact.Redactor,
     options: RunnerOptions,
     stop: _Stop,
     deadline: float,

@@ -218,6 +218,33 @@ def test_a_stack_name_that_is_not_utf8_is_planned_and_printed_unambiguously(
     assert 'drift_stack_state{stack="\\"prod/caf\\\\xe9\\""} 1.0' in planned.stdout.decode("utf-8")
 
 
+def test_escaped_secret_never_reaches_the_log_report_or_markdown(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    secret = 'Quo"te\\Secret-77'
+    forms = (secret, 'Quo\\"te\\\\Secret-77', "Quo%22te%5CSecret-77")
+    root = tmp_path / "live"
+    body = 'variable "plain" {\n  default = "Quo\\"te\\\\Secret-77"\n}\n'
+    write_stack(
+        root / "drifted",
+        body + 'resource "null_resource" "r" {\n  triggers = { u = urlencode(var.plain) }\n}\n',
+    )
+    write_stack(
+        root / "broken",
+        body + 'resource "null_resource" "r" {\n  triggers = { x = file("/no/${var.plain}") }\n}\n',
+    )
+    report, logs = tmp_path / "report.json", tmp_path / "logs"
+    common = ["plan", "--all", "--root", str(root), "--tool", "terraform", "--log-dir", str(logs)]
+    environ = dict(tf_environ, MY_SECRET=secret)
+    as_json = driftctl(*common, "--report", str(report), env=environ)
+    markdown = driftctl(*common, "--format", "markdown", env=environ)
+    assert as_json.returncode == markdown.returncode == 1, as_json.stderr
+    assert "var.plain is" in report.read_text() and "var.plain is" in markdown.stdout  # the error is kept
+    kept = [report.read_text(), markdown.stdout, as_json.stdout, as_json.stderr]
+    kept += [log.read_text() for log in logs.glob("*.log")]
+    assert [form for form in forms for text in kept if form in text] == []
+
+
 def test_alerts_render_defaults_are_the_shipped_rules() -> None:
     result = driftctl("alerts", "render")
     assert result.returncode == 0, result.stderr

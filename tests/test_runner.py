@@ -155,6 +155,59 @@ def test_secret_values_never_reach_the_log(tf_environ: dict[str, str], tmp_path:
     assert secret not in log
 
 
+QUOTED_SECRET = 'Quo"te\\Secret-77'
+# the forms Terraform prints it in: as is, HCL-escaped in values and source, URL-encoded by urlencode()
+QUOTED_SECRET_FORMS = (QUOTED_SECRET, 'Quo\\"te\\\\Secret-77', "Quo%22te%5CSecret-77")
+SECRET_STACK = """
+variable "plain" {
+  default = "Quo\\"te\\\\Secret-77"
+}
+resource "null_resource" "r" {
+  triggers = { plain = var.plain, url = urlencode(var.plain) }
+}
+"""
+
+
+def test_escaped_and_encoded_forms_of_a_secret_never_reach_the_log(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = write_stack(tmp_path / "escaped", SECRET_STACK)
+    environ = dict(tf_environ, MY_SECRET=QUOTED_SECRET)
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path, environ=environ))
+    assert result.state is State.DRIFTED and result.log_path is not None
+    log = result.log_path.read_text()
+    assert "null_resource.r" in log and '"plain" = "***"' in log
+    assert [form for form in QUOTED_SECRET_FORMS if form in log] == []
+
+
+SENSITIVE_STACK = """
+variable "db_pass" {
+  type      = string
+  sensitive = true
+  default   = "Zq9-sensitive-value"
+}
+resource "null_resource" "marked" {
+  triggers = { pass = var.db_pass }
+}
+resource "null_resource" "copied" {
+  triggers = { copy = nonsensitive(var.db_pass) }
+}
+"""
+
+
+def test_values_the_plan_marks_sensitive_never_reach_the_log(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    """No environment variable names it: only `show -json` says the value is sensitive."""
+    stack = write_stack(tmp_path / "sensitive", SENSITIVE_STACK)
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path))
+    assert result.state is State.DRIFTED and result.log_path is not None
+    log = result.log_path.read_text()
+    assert '"copy" = "***"' in log  # Terraform printed it in clear, through nonsensitive()
+    assert "Zq9-sensitive-value" not in log
+    assert not [p for p in result.log_path.parent.iterdir() if p.name.startswith(".")], "no temporary left"
+
+
 # ---- behaviour of the engine itself, with scripted stand-ins for the tool ----
 
 
