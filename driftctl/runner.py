@@ -352,7 +352,7 @@ def _error_message(outcome: CommandOutcome, options: RunnerOptions) -> str:
 def _clip(line: str) -> str:
     if len(line) <= ERROR_LINE_CHARS:
         return line
-    return f"{line[:ERROR_LINE_CHARS]}… ({len(line) - ERROR_LINE_CHARS} more characters in the log)"
+    return f"{line[:ERROR_LINE_CHARS]}… (cut at {ERROR_LINE_CHARS} characters; the log has the whole line)"
 
 
 def run_command(
@@ -390,12 +390,13 @@ def run_command(
         return CommandOutcome(exit_code=127, timed_out=False, stderr_tail=(message,), step=step)
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
 
-    def on_stdout(line: str) -> None:
-        log.write(redactor.line(line.rstrip("\n")) + "\n")
+    def on_stdout(line: str, continued: bool) -> None:
+        log.write(redactor.line(line) + "\n")
 
-    def on_stderr(line: str) -> None:
-        clean = redactor.line(line.rstrip("\n"))
-        tail.append(_clip(clean))  # the log keeps the whole line; the tail only what a message shows
+    def on_stderr(line: str, continued: bool) -> None:
+        clean = redactor.line(line)
+        if not continued:  # the log keeps the whole line; the tail only the start a message shows
+            tail.append(_clip(clean))
         log.write(clean + "\n")
 
     out_lines, err_lines = _Lines(on_stdout), _Lines(on_stderr)
@@ -511,11 +512,15 @@ def _live_members(group: int) -> list[int]:
 
 
 class _Lines:
-    """Bytes → lines for the log; a line longer than _MAX_LINE_BYTES is passed on in pieces."""
+    """Bytes → lines for the log; a line longer than _MAX_LINE_BYTES is passed on in pieces.
 
-    def __init__(self, handler: Callable[[str], None]) -> None:
+    The handler is told whether a piece continues the line before it.
+    """
+
+    def __init__(self, handler: Callable[[str, bool], None]) -> None:
         self._handler = handler
         self._buffer = bytearray()
+        self._continued = False
 
     def feed(self, chunk: bytes) -> None:
         buffer = self._buffer
@@ -524,19 +529,22 @@ class _Lines:
             newline = buffer.find(b"\n")
             if newline < 0:
                 break
-            self._handler(buffer[: newline + 1].decode("utf-8", "replace"))
-            del buffer[: newline + 1]
+            self._emit(newline + 1)
+            self._continued = False
         while len(buffer) > _MAX_LINE_BYTES:
             cut = _MAX_LINE_BYTES
             while cut > _MAX_LINE_BYTES - 4 and buffer[cut] & 0xC0 == 0x80:
                 cut -= 1  # not inside a UTF-8 character
-            self._handler(buffer[:cut].decode("utf-8", "replace") + "\n")
-            del buffer[:cut]
+            self._emit(cut)
+            self._continued = True
 
     def close(self) -> None:
         if self._buffer:
-            self._handler(self._buffer.decode("utf-8", "replace"))
-            self._buffer.clear()
+            self._emit(len(self._buffer))
+
+    def _emit(self, end: int) -> None:
+        self._handler(self._buffer[:end].decode("utf-8", "replace").rstrip("\n"), self._continued)
+        del self._buffer[:end]
 
 
 def _signal_group(group: int, sig: signal.Signals) -> None:

@@ -14,7 +14,14 @@ import pytest
 from conftest import NULL_STACK, applied_stack, terraform, terraform_binary, write_stack
 
 from driftctl.model import ErrorKind, PlanResult, Stack, State, Tool
-from driftctl.runner import RunnerOptions, log_name, plan_stack, run_plans
+from driftctl.runner import (
+    ERROR_LINE_CHARS,
+    ERROR_MESSAGE_LINES,
+    RunnerOptions,
+    log_name,
+    plan_stack,
+    run_plans,
+)
 
 # ~1 MB of `show -json` on one line: far over the 64 KiB at which logged lines are split
 BIG_RESOURCES = 400
@@ -325,6 +332,21 @@ def test_persistent_transient_failure_stops_after_the_retries(tmp_path: Path) ->
     assert result.state is State.ERRORED
     assert result.attempts == 3
     assert result.error is not None and result.error.kind is ErrorKind.LOCK
+
+
+def test_a_newline_free_flood_gives_a_short_error_message(tmp_path: Path) -> None:
+    flood = 1_500_000
+    binary = _script(tmp_path / "flood", f"sys.stderr.write('Error: ' + 'x' * {flood})\nsys.exit(1)")
+    stack = tmp_path / "flooded"
+    stack.mkdir()
+    result = _plan(stack, _options(binary, tmp_path, init=False))
+    assert result.state is State.ERRORED and result.error is not None
+    assert result.error.message.startswith("Error: xxx")
+    assert len(result.error.message) <= ERROR_MESSAGE_LINES * (ERROR_LINE_CHARS + 60)
+    assert result.error.message.endswith("the log has the whole line)")
+    assert result.log_path is not None
+    logged = result.log_path.read_text().splitlines()[1:]  # after the `$ command` line
+    assert "".join(logged).count("x") == flood  # the log keeps it all
 
 
 def test_never_more_than_parallelism_plans_at_once(tmp_path: Path) -> None:
