@@ -349,6 +349,24 @@ def test_a_newline_free_flood_gives_a_short_error_message(tmp_path: Path) -> Non
     assert "".join(logged).count("x") == flood  # the log keeps it all
 
 
+def test_a_link_planted_in_the_log_dir_is_not_followed(tmp_path: Path) -> None:
+    binary = _script(tmp_path / "tool", "print('plan output')\nsys.exit(0)")
+    directory = tmp_path / "target"
+    directory.mkdir()
+    options = _options(binary, tmp_path, init=False)
+    options.log_dir.mkdir()
+    precious = tmp_path / "precious"
+    precious.write_text("keep me")
+    planted = (
+        options.log_dir / f"{log_name(Stack(id=directory.name, path=directory, tool=Tool.TERRAFORM))}.log"
+    )
+    planted.symlink_to(precious)
+    result = _plan(directory, options)
+    assert result.state is State.CLEAN
+    assert precious.read_text() == "keep me"
+    assert result.log_path == planted and not planted.is_symlink() and "plan output" in planted.read_text()
+
+
 def test_never_more_than_parallelism_plans_at_once(tmp_path: Path) -> None:
     spans = tmp_path / "spans"
     spans.mkdir()
