@@ -30,6 +30,8 @@ STDERR_TAIL_LINES = 200
 ERROR_MESSAGE_LINES = 12
 ERROR_LINE_CHARS = 400  # a newline-free flood must not become a megabyte error message
 _MAX_LINE_BYTES = 64 * 1024  # a longer logged line is split, so one giant line cannot grow memory
+_CUT_WINDOW_BYTES = 4096  # ... after a separator in its last 4 KiB when there is one
+_SEPARATORS = (b" ", b"\t", b",", b";", b'"', b"'", b"&", b"=")
 _DRAIN_AFTER_EXIT_SECONDS = 2.0  # a grandchild holding the pipe open must not hang the run
 _REAP_SECONDS = 5.0  # how long a SIGKILLed group may take to vanish before it is reported
 
@@ -532,10 +534,7 @@ class _Lines:
             self._emit(newline + 1)
             self._continued = False
         while len(buffer) > _MAX_LINE_BYTES:
-            cut = _MAX_LINE_BYTES
-            while cut > _MAX_LINE_BYTES - 4 and buffer[cut] & 0xC0 == 0x80:
-                cut -= 1  # not inside a UTF-8 character
-            self._emit(cut)
+            self._emit(_cut_point(buffer))
             self._continued = True
 
     def close(self) -> None:
@@ -545,6 +544,20 @@ class _Lines:
     def _emit(self, end: int) -> None:
         self._handler(self._buffer[:end].decode("utf-8", "replace").rstrip("\n"), self._continued)
         del self._buffer[:end]
+
+
+def _cut_point(buffer: bytearray) -> int:
+    """Where an over-long line is cut: after the last separator near the limit, so a token is not
+    split into two pieces each too short to be masked; else at the limit, outside a UTF-8 character.
+    """
+    start = _MAX_LINE_BYTES - _CUT_WINDOW_BYTES
+    separator = max(buffer.rfind(byte, start, _MAX_LINE_BYTES) for byte in _SEPARATORS)
+    if separator >= 0:
+        return separator + 1
+    cut = _MAX_LINE_BYTES
+    while cut > _MAX_LINE_BYTES - 4 and buffer[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return cut
 
 
 def _signal_group(group: int, sig: signal.Signals) -> None:

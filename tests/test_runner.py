@@ -367,6 +367,19 @@ def test_a_link_planted_in_the_log_dir_is_not_followed(tmp_path: Path) -> None:
     assert result.log_path == planted and not planted.is_symlink() and "plan output" in planted.read_text()
 
 
+def test_a_secret_across_the_cut_of_an_over_long_line_is_masked(tmp_path: Path) -> None:
+    secret = "tok-" + "Z9" * 40
+    # a 200 KB line of words whose secret straddles the 64 KiB where logged lines are cut
+    prefix = "word " * (65536 // 5) + "w" * (65536 % 5 - 20)
+    binary = _script(tmp_path / "long", f"print({prefix!r} + {secret!r} + ' tail' * 30000)\nsys.exit(0)")
+    stack = tmp_path / "long-line"
+    stack.mkdir()
+    result = _plan(stack, _options(binary, tmp_path, init=False, environ={"API_TOKEN": secret}))
+    assert result.state is State.CLEAN and result.log_path is not None
+    log = result.log_path.read_text()
+    assert "***" in log and secret[:12] not in log and secret[-12:] not in log
+
+
 def test_never_more_than_parallelism_plans_at_once(tmp_path: Path) -> None:
     spans = tmp_path / "spans"
     spans.mkdir()
