@@ -127,9 +127,11 @@ class _Bench:
             env = dict(self.env, **{name: extra})
             data = self.plan_json(root, "--tool-binary", str(wrapper), "--timeout", timeout, env=env)
             row = data["stacks"][0]  # type: ignore[index]
-            took = time.monotonic() - started
             error = row["error"]["kind"] if row["error"] else None
-            print(f"item 5: --timeout {timeout}, {name}={extra}: {row['state']} ({error} error), {took:.1f}s")
+            print(
+                f"item 5: --timeout {timeout}, {name}={extra}: {row['state']} ({error} error),"
+                f" stack {row['duration_seconds']:.1f}s, run {time.monotonic() - started:.1f}s"
+            )
 
     def stubborn_grandchild(self) -> None:
         pid_file = self.scratch / "grandchild.pid"

@@ -204,7 +204,10 @@ def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None,
         # the saved plan holds every planned value, secrets included: it goes with the directory
         result = job.classified(outcome, kind, deadline)
     if job.sensitive:
-        redact_file(log_path, job.redactor.with_values(job.sensitive))
+        try:
+            redact_file(log_path, job.redactor.with_values(job.sensitive))
+        except OSError:
+            log_path.unlink(missing_ok=True)  # a log with sensitive values in clear must not stay
     return _finished(stack, result, outcome.exit_code, attempt, log_path, started, observer)
 
 
