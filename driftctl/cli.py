@@ -16,7 +16,7 @@ from click.core import ParameterSource
 
 from driftctl import __version__, config, pipeline, render
 from driftctl import report as report_format
-from driftctl.model import ExitCode, Selection
+from driftctl.model import ExitCode, Selection, Stack
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -39,7 +39,13 @@ def selection_options(command: F) -> F:
     decorators = [
         click.option("--root", type=click.Path(file_okay=False), help="Repository root.  [default: .]"),
         click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file."),
-        click.option("--tool", type=click.Choice(["terragrunt", "terraform", "tofu"]), help="Stack layout."),
+        click.option(
+            "--tool",
+            type=click.Choice(["auto", "terragrunt", "terraform", "tofu"]),
+            help="Stack layout; auto: terragrunt when the root holds terragrunt.hcl or terragrunt.stack.hcl"
+            " files, else tofu for *.tofu files or when only tofu is installed, else terraform."
+            "  [default: auto]",
+        ),
         click.option("--root-config", help="Name of the include parent at the root.  [default: root.hcl]"),
         click.option("--module-pattern", "module_patterns", multiple=True, help="Not a stack (tf/tofu)."),
         click.option("--include", multiple=True, help="Only stacks whose id matches this glob."),
@@ -131,19 +137,31 @@ def cli() -> None:
 @changed_options
 @click.option("--explain", is_flag=True, help="With --changed: why each stack is selected.")
 @click.option(
+    "--show-excluded", is_flag=True, help="Also list the units an exclude block or skip leaves out, and why."
+)
+@click.option(
     "--format", "list_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
-def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explain: bool, **_: object) -> None:
+def stacks(
+    ctx: click.Context,
+    /,
+    paths: tuple[Path, ...],
+    changed: bool,
+    explain: bool,
+    show_excluded: bool,
+    **_: object,
+) -> None:
     """List the stacks found under the root, one id per line."""
     if explain and not changed:
         raise click.UsageError("--explain goes with --changed")
     if changed and paths:
         raise click.UsageError("give --changed or stack paths, not both")
     cfg = _load(ctx)
-    durations = pipeline.expected_durations(cfg) if cfg.shard else None
-    selection = pipeline.select(cfg, paths, changed=changed, durations=durations)
+    selection = pipeline.select(cfg, paths, changed=changed)
+    if cfg.shard is not None:
+        selection = pipeline.shard_selection(cfg, selection, pipeline.expected_durations(cfg))
     _warn_fallback(selection)
     if explain:
         from driftctl import changed as changed_stacks
@@ -151,15 +169,27 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explai
         for line in changed_stacks.explain_lines(selection):
             click.echo(line)
         return
+    shown = [*selection.stacks, *(selection.excluded if show_excluded else ())]
     if ctx.params["list_format"] == "json":
-        rows = [
-            {"stack": printable(s.id), "path": printable(str(s.path)), "tool": s.tool.value}
-            for s in selection.stacks
-        ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json.dumps([_stack_row(s) for s in shown], indent=2, ensure_ascii=False))
         return
-    for stack in selection.stacks:
-        click.echo(printable(stack.id))
+    for stack in shown:
+        shown_id = printable(stack.id)
+        click.echo(f"{shown_id}\texcluded: {stack.excluded}" if stack.excluded else shown_id)
+
+
+def _stack_row(stack: Stack) -> dict[str, object]:
+    """A unit in `stacks --format json`: where it is planned, where its config comes from, if excluded."""
+    return {
+        "stack": printable(stack.id),
+        "path": printable(str(stack.path)),
+        "tool": stack.tool.value,
+        "config": printable(str(stack.config)) if stack.config else None,
+        "stack_files": [printable(str(path)) for path in stack.stack_files],
+        "source": stack.source,
+        "excluded": stack.excluded,
+        "notes": list(stack.notes),
+    }
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -183,11 +213,15 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
 
     Give --all, --changed, or the paths of stacks (a folder selects every stack beneath it).
     """
-    if sum((plan_all, changed, bool(paths))) != 1:
+    given = [name for name, used in (("--all", plan_all), ("--changed", changed), ("paths", paths)) if used]
+    if len(given) > 1:
+        raise click.UsageError(f"give only one of --all, --changed or stack paths, not {' and '.join(given)}")
+    if not given:
         raise click.UsageError("give one of --all, --changed or the paths of the stacks to plan")
     cfg = _load(ctx)
+    selection = pipeline.select(cfg, paths, changed=changed)  # finding nothing stops here, before any I/O
     durations = pipeline.expected_durations(cfg)  # read once: the shards' balance and the start order
-    selection = pipeline.select(cfg, paths, changed=changed, durations=durations)
+    selection = pipeline.shard_selection(cfg, selection, durations)
     _warn_fallback(selection)
     outcome = run_plan(cfg, selection, durations)
     ctx.exit(int(outcome.exit_code))
@@ -253,7 +287,8 @@ class _Stderr:
         if sys.stderr.isatty():
             from rich.console import Console
 
-            self.console = Console(stderr=True, highlight=False)
+            # messages are one line whatever the terminal's width: soft wrap, never folded by rich
+            self.console = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def say(self, text: str, style: str = "dim", rest: str = "") -> None:
         """`text` in `style`, then `rest` unstyled; words from outside are never read as markup."""
@@ -265,11 +300,26 @@ class _Stderr:
         self.console.print(Text.assemble((text, style), rest))
 
     def view(self, total: int) -> render.LiveView | render.PlainView:
-        return render.LiveView(self.console, total) if self.console is not None else render.PlainView(self)
+        if self.console is None:
+            return render.PlainView(self)
+        from rich.console import Console
+
+        return render.LiveView(Console(stderr=True, highlight=False), total)
 
 
 def _warn_fallback(selection: Selection) -> None:
     err = _Stderr()
+    for warning in selection.warnings:
+        err.say("driftctl: warning: ", "yellow", warning)
+    for unit in selection.stacks:
+        for note in unit.notes:
+            err.say(f"driftctl: {unit.id}: ", "yellow", note)
+    if selection.excluded:
+        count = len(selection.excluded)
+        err.say(
+            f"{count} unit{'' if count == 1 else 's'} excluded by an exclude block or skip, not planned "
+            "(`driftctl stacks --show-excluded` lists them and why)"
+        )
     if selection.fallback_reason:
         err.say("driftctl: planning every stack: ", "yellow", selection.fallback_reason)
     for stack in selection.removed:
