@@ -13,8 +13,8 @@ The lower bound is `max(longest stack, total work / P)`, the work being each sta
 driftctl measured it in that run.
 
 scale: N stacks and a fast fake tool (a shell script printing a short plan): driftctl's own CPU per
-stack, its peak RSS, the push of N series and the history, then `publish` of 10 shard reports that
-together hold the N stacks.
+stack, its peak RSS, the push of N series (read-back, merge, one PUT), then `publish` of the 10 shard
+reports a 10-worker run would write (the run's report split as --shard splits it).
 
 Own CPU is the driftctl process's user+system time without its children (getrusage RUSAGE_SELF at exit,
 through a launcher that runs driftctl's own entry point); peak RSS is that process's ru_maxrss.
@@ -64,18 +64,16 @@ if [ "$1" = plan ] && [ -f .latency ]; then sleep "$(cat .latency)"; fi
 exec "{real}" "$@"
 """
 
-FAKE_TOOL = """#!/bin/sh
-# a fast stand-in for terraform: a short clean plan
-cat <<'EOF'
-null_resource.thing: Refreshing state... [id=1234567890]
-null_resource.other: Refreshing state... [id=1234567891]
-
-No changes. Your infrastructure matches the configuration.
-
-Terraform has compared your real infrastructure against your configuration and found no differences,
-so no changes are needed.
-EOF
-exit 0
+FAKE_TOOL = r"""#!/bin/sh
+# a fast stand-in for terraform: a short clean plan (printf is the shell's own: one process per plan)
+printf '%s\n' \
+  'null_resource.thing: Refreshing state... [id=1234567890]' \
+  'null_resource.other: Refreshing state... [id=1234567891]' \
+  '' \
+  'No changes. Your infrastructure matches the configuration.' \
+  '' \
+  'Terraform has compared your real infrastructure against your configuration and found no' \
+  'differences, so no changes are needed.'
 """
 
 
@@ -203,25 +201,28 @@ def scale_mode(stacks: int) -> None:
         print(f"push of {stacks} series (read-back, merge, PUT, as `publish` of one report): "
               f"{published.wall:5.2f} s wall, {published.cpu:5.2f} s own CPU")  # fmt: skip
 
-        shards = []
-        for index in range(1, 11):
-            shard_report = work / f"shard-{index}.json"
-            shard_args = [
-                "plan",
-                "--all",
-                *base,
-                "-p",
-                "8",
-                "--shard",
-                f"{index}/10",
-                "--report",
-                str(shard_report),
-            ]
-            driftctl([*shard_args, "--format", "json"], work, env)
-            shards.append(str(shard_report))
+        # the 10 shard reports a 10-worker run would have written: the same stacks, split as --shard does
+        shards = _split_report(report, 10, work)
         merged, _ = driftctl(["publish", *shards, *push, "--fail-on", "never", "--format", "json"], work, env)
         print(f"publish of 10 shard reports ({stacks} stacks): {merged.wall:5.2f} s wall, "
               f"{merged.cpu:5.2f} s own CPU, {merged.rss_mib:4.0f} MiB peak RSS")  # fmt: skip
+
+
+def _split_report(report: Path, total: int, work: Path) -> list[str]:
+    """The reports of `total` shards holding the stacks of `report`, each stack where --shard puts it."""
+    from driftctl import shard
+
+    document = json.loads(report.read_text())
+    owners = shard.assign(document["known"], total)
+    partition = shard.fingerprint(document["known"], total, None)
+    paths = []
+    for index in range(1, total + 1):
+        part = dict(document, shard={"index": index, "total": total, "partition": partition})
+        part["stacks"] = [s for s in document["stacks"] if owners[s["stack"]] == index]
+        path = work / f"shard-{index}.json"
+        path.write_text(json.dumps(part), encoding="utf-8")
+        paths.append(str(path))
+    return paths
 
 
 def main() -> None:
