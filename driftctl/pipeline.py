@@ -242,7 +242,9 @@ def publish(
     from driftctl import pushgateway
 
     try:
-        return pushgateway.publish(options, run, run.known, version=__version__), None
+        # a set: the merge asks "still known?" of every stack the gateway holds (10,000 x 10,000 as a tuple)
+        known = frozenset(run.known) if run.known is not None else None
+        return pushgateway.publish(options, run, known, version=__version__), None
     except pushgateway.PushgatewayError as error:
         return None, str(error)
 
