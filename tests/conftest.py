@@ -52,6 +52,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own XDG state directory: the default history stores never touch the real home."""
+    home = tmp_path_factory.mktemp("state-home")
+    monkeypatch.setenv("XDG_STATE_HOME", str(home))
+    monkeypatch.delenv("DRIFTCTL_HISTORY_URL", raising=False)
+    return home
+
+
 @pytest.fixture(scope="session")
 def terraform_env() -> Iterator[dict[str, str]]:
     """PATH and TF_CLI_CONFIG_FILE for the real Terraform 1.0.3 with the null provider mirror."""
