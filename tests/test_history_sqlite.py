@@ -79,4 +79,6 @@ def test_bad_urls_are_config_errors(tmp_path: Path, url: str, message: str) -> N
 
 def test_none_turns_the_history_off(tmp_path: Path) -> None:
     assert target.open_store("none", tmp_path, DAY, "x", {}) is None
-    assert target.open_store(f"sqlite:///{tmp_path}/x.db", tmp_path, DAY, "x", {}) is not None
+    for url in (f"sqlite://{tmp_path}/x.db", f"sqlite:///{tmp_path}/x.db"):  # 3 slashes + absolute, or 4
+        opened = target.open_store(url, tmp_path, DAY, "x", {})
+        assert opened is not None and opened.name == str(tmp_path / "x.db")

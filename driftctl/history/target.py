@@ -37,7 +37,8 @@ def _sqlite_path(url: str) -> Path:
     path = unquote(parts.path)
     if parts.netloc or not path or path.endswith("/") or parts.query or parts.fragment:
         raise StoreConfigError(f"--history {url!r}: expected sqlite:///path/to/file.db (three slashes)")
-    return Path(path)
+    # `sqlite:////abs/file.db` (SQLAlchemy's spelling of an absolute path) is the same file
+    return Path("/" + path.lstrip("/")) if path.startswith("/") else Path(path)
 
 
 def open_store(
