@@ -276,13 +276,13 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     out = Console(highlight=False)
     if not out.is_terminal:
         out.width = 160  # CI logs are wide; 80 columns would fold every error
-    pipeline.preflight(cfg)  # fail on a missing tool or bad push options before anything runs
+    checked = pipeline.preflight(cfg)  # a missing tool or a bad store fails before anything runs
     log_dir = pipeline.make_log_dir(cfg)
     where = escape(str(log_dir))
     err.print(f"[dim]planning {len(selection.stacks)} stacks with {cfg.tool.value}; logs in {where}[/]")
     view = render.LiveView(err, len(selection.stacks)) if err.is_terminal else render.PlainView(err)
     with view:
-        outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
+        outcome = pipeline.plan(cfg, selection, log_dir, observer=view, checked=checked)
     _print_result(out, outcome, cfg.format)
     if outcome.report_path is not None:
         err.print(f"[dim]report written to {escape(str(outcome.report_path))}[/]")

@@ -168,13 +168,15 @@ def plan(
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
     environ: Mapping[str, str] | None = None,
+    checked: tuple[str, Stores] | None = None,
 ) -> Outcome:
     """Plans the selection, writes the report, then publishes the metrics.
 
-    Options and stores that cannot work are rejected before any plan runs; the report is written
-    before the push and the history, so a failed store never loses the run's results.
+    Options and stores that cannot work are rejected before any plan runs (`checked` is what
+    `preflight` returned, when the caller ran it already); the report is written before the push and
+    the history, so a failed store never loses the run's results.
     """
-    binary, stores = preflight(config, environ)
+    binary, stores = checked if checked is not None else preflight(config, environ)
     started = datetime.now(timezone.utc)
     order = schedule.longest_first(selection.stacks, stores.durations())
     results = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)

@@ -358,15 +358,20 @@ def _series(row: Row) -> StackSeries:
     stack, state, first_seen, errors, duration, kind, add, change, destroy, replace, outside, checks = row
     return StackSeries(
         stack=stack,
-        state=State(state),
+        state=_STATES[state],
         first_seen=first_seen,
         consecutive_errors=errors,
         duration_seconds=duration,
         resources=ResourceCounts(add=add, change=change, destroy=destroy, replace=replace),
         outside=outside,
         checks_failing=checks,
-        error_kind=ErrorKind(kind) if kind is not None else None,
+        error_kind=_ERROR_KINDS[kind] if kind is not None else None,
     )
+
+
+# dict lookups: calling an enum by value is slow enough to show on 10,000 rows
+_STATES = {state.value: state for state in State}
+_ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
 
 
 def _stack_run_row(run_id: int, result: PlanResult, series: StackSeries) -> Row:
