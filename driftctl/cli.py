@@ -73,6 +73,7 @@ def history_options(command: F) -> F:
     decorators = [
         click.option(
             "--history",
+            "history_url",
             help="sqlite:///file.db, postgresql://user@host:port/db or none (env DRIFTCTL_HISTORY_URL).  "
             "[default: a SQLite file per root under $XDG_STATE_HOME/driftctl]",
         ),
@@ -189,6 +190,7 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
 @click.option(
     "--history",
+    "history_url",
     help="sqlite:///file.db or postgresql://user@host:port/db (env DRIFTCTL_HISTORY_URL).  "
     "[default: the root's SQLite file under $XDG_STATE_HOME/driftctl]",
 )

@@ -62,7 +62,7 @@ class Config:
     ca_bundle: Path | None = None
     push_timeout: float = 10.0
     # history store: None is the per-root SQLite file, "none" turns it off (see history/target.py)
-    history: str | None = None
+    history_url: str | None = None
     history_retention: float = 400 * 86400.0
     # alert rule thresholds
     alert_stale_hours: float = 26.0
@@ -229,7 +229,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "dry_run_push": _bool,
     "ca_bundle": _optional_path,
     "push_timeout": parse_duration,
-    "history": _optional_text,
+    "history_url": _optional_text,
     "history_retention": parse_duration,
     "alert_stale_hours": _positive_float,
     "alert_unaddressed_hours": _positive_float,

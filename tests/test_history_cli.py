@@ -111,6 +111,11 @@ def test_bad_or_broken_stores_fail_before_any_plan(tmp_path: Path, state_home: P
     fake = ("--tool-binary", "/bin/true")
     bad = plan(tmp_path / "live", *fake, "--history", "ftp://somewhere/x")
     assert bad.returncode == 3 and bad.stderr.count("\n") == 1 and "expected sqlite:///" in bad.stderr
+    from_env = driftctl(
+        "plan", "--all", "--root", str(tmp_path / "live"), "--tool", "terraform", *fake,
+        env={**os.environ, "DRIFTCTL_HISTORY_URL": "ftp://somewhere/x"},
+    )  # fmt: skip
+    assert from_env.returncode == 3 and "history URL 'ftp://somewhere/x'" in from_env.stderr
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"\x00garbage" * 512)
     broken = plan(tmp_path / "live", *fake, "--history", f"sqlite://{corrupt}")

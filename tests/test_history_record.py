@@ -135,7 +135,11 @@ def test_one_read_back_before_the_push_and_none_for_the_schedule(
     # issue 13 item 8: the durations for longest-first come from the history store, not the gateway
     with recording_server({"GET": [FORWARD], "PUT": [FORWARD]}, gateway.url) as proxy:
         config = Config(
-            root=tmp_path, push=True, pushgateway_url=proxy.url, job=job, history=f"sqlite:///{tmp_path}/h.db"
+            root=tmp_path,
+            push=True,
+            pushgateway_url=proxy.url,
+            job=job,
+            history_url=f"sqlite:///{tmp_path}/h.db",
         )
         stores = open_stores(config, {}, "x")
         record(config, run_at([plan("slow", State.CLEAN)], T1), stores, "x")
@@ -146,7 +150,7 @@ def test_one_read_back_before_the_push_and_none_for_the_schedule(
 
 def test_bad_store_settings_are_config_errors(tmp_path: Path) -> None:
     for config, message in (
-        (Config(root=tmp_path, history="mongodb://x"), "expected sqlite:///path/to/file.db"),
+        (Config(root=tmp_path, history_url="mongodb://x"), "expected sqlite:///path/to/file.db"),
         (Config(root=tmp_path, push=True, pushgateway_url="http://[::1"), "Invalid IPv6 URL"),
         (Config(root=tmp_path, push=True), "--push needs --pushgateway URL"),
     ):
@@ -155,5 +159,7 @@ def test_bad_store_settings_are_config_errors(tmp_path: Path) -> None:
 
 
 def test_no_store_at_all_gives_the_sinks_this_run_alone(tmp_path: Path) -> None:
-    done = record(replace(Config(), history="none"), run_at([plan("a", State.DRIFTED)], T1), Stores(), "x")
+    done = record(
+        replace(Config(), history_url="none"), run_at([plan("a", State.DRIFTED)], T1), Stores(), "x"
+    )
     assert done.merged is not None and done.merged.previous == {} and done.merged.series["a"].first_seen == T1

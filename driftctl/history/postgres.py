@@ -11,15 +11,14 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 
 from driftctl.history.sql import Connection, Database, Row
-from driftctl.history.store import StoreConfigError, StoreError
+from driftctl.history.store import MASK, StoreConfigError, StoreError, without_password
 
 CONNECT_TIMEOUT_SECONDS = 10
-MASK = "***"
 
 
 def _lock_key(key: str) -> int:
@@ -66,10 +65,10 @@ class PostgresDatabase(Database):
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
             raise StoreConfigError(
-                f"--history {_without_password(url)!r}: expected postgresql://user@host:port/database"
+                f"history URL {without_password(url)!r}: expected postgresql://user@host:port/database"
             )
         self.url = url
-        self.name = _without_password(url)
+        self.name = without_password(url)
         self._password = unquote(parts.password) if parts.password else None
 
     def scrub(self, text: str) -> str:
@@ -96,14 +95,3 @@ class PostgresDatabase(Database):
             raise StoreError(self.scrub(f"history database {self.name}: cannot connect: {error}")) from None
         with connection:
             yield _PostgresConnection(connection, self)
-
-
-def _without_password(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:
-        return url.split("@")[-1]
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, f"{parts.username}:{MASK}@{host}", parts.path, parts.query, ""))

@@ -77,13 +77,13 @@ def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.Push
 
 def open_history(config: Config, environ: Mapping[str, str], version: str) -> SqlStore | None:
     """The configured history store, not yet connected; None with `--history none`."""
-    return target.open_store(config.history, config.root, config.history_retention, version, environ)
+    return target.open_store(config.history_url, config.root, config.history_retention, version, environ)
 
 
 def open_stores(config: Config, environ: Mapping[str, str], version: str) -> Stores:
     """Check every store before a plan runs: `StoreConfigError` (exit 3) or `StoreError` (exit 1)."""
     gateway = push_options(config, environ)
-    history = target.open_store(config.history, config.root, config.history_retention, version, environ)
+    history = open_history(config, environ, version)
     held = history.load() if history is not None else None
     return Stores(gateway=gateway, history=history, held=held)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from driftctl.history.merge import MergedState
 from driftctl.model import RunReport, StackSeries
 
+MASK = "***"
 Update = Callable[[Mapping[str, StackSeries]], MergedState]
 
 
@@ -42,3 +44,15 @@ class Store(Protocol):
     def commit(self, run: RunReport, update: Update) -> MergedState:
         """Apply `update` to the current state and store the result with `run`, atomically."""
         ...
+
+
+def without_password(url: str) -> str:
+    """`url` with its password, if any, replaced by `***`: what a message may show of a store URL."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return url.split("@")[-1]
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{parts.username}:{MASK}@{host}", parts.path, parts.query, ""))

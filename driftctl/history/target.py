@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from driftctl.history import sqlite
 from driftctl.history.sql import Database, SqlStore
-from driftctl.history.store import StoreConfigError
+from driftctl.history.store import StoreConfigError, without_password
 
 NONE = "none"
 
@@ -27,7 +27,7 @@ def database(url: str | None, root: Path, environ: Mapping[str, str]) -> Databas
 
         return postgres.PostgresDatabase(url)
     raise StoreConfigError(
-        f"--history {url.split('@')[-1]!r}: expected sqlite:///path/to/file.db, "
+        f"history URL {without_password(url)!r}: expected sqlite:///path/to/file.db, "
         "postgresql://user@host:port/database or none"
     )
 
@@ -36,7 +36,9 @@ def _sqlite_path(url: str) -> Path:
     parts = urlsplit(url)
     path = unquote(parts.path)
     if parts.netloc or not path or path.endswith("/") or parts.query or parts.fragment:
-        raise StoreConfigError(f"--history {url!r}: expected sqlite:///path/to/file.db (three slashes)")
+        raise StoreConfigError(
+            f"history URL {without_password(url)!r}: expected sqlite:///path/to/file.db (three slashes)"
+        )
     # `sqlite:////abs/file.db` (SQLAlchemy's spelling of an absolute path) is the same file
     return Path("/" + path.lstrip("/")) if path.startswith("/") else Path(path)
 
