@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_server import Postgres, running_postgres, why_unavailable
+from pushgateway_server import NO_PUSHGATEWAY, PUSHGATEWAY_BINARY, Pushgateway, running_pushgateway
 
 REPO = Path(__file__).resolve().parent.parent
 NULL_STACK = """
@@ -59,6 +61,25 @@ def state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     monkeypatch.setenv("XDG_STATE_HOME", str(home))
     monkeypatch.delenv("DRIFTCTL_HISTORY_URL", raising=False)
     return home
+
+
+@pytest.fixture
+def gateway() -> Iterator[Pushgateway]:
+    """A fresh in-memory Pushgateway of the test's own (skips without Debian's package)."""
+    if PUSHGATEWAY_BINARY is None:
+        pytest.skip(NO_PUSHGATEWAY)
+    with running_pushgateway() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL server for the session; tests keep apart by database or repository root."""
+    reason = why_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -8,39 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import NULL_STACK, applied_stack, driftctl, write_stack
-from postgres_server import Postgres, running_postgres, why_unavailable
 from pushgateway_server import (
     FORWARD,
-    NO_PUSHGATEWAY,
-    PUSHGATEWAY_BINARY,
     Pushgateway,
     Reply,
     recording_server,
-    running_pushgateway,
 )
-
-
-@pytest.fixture
-def gateway() -> Iterator[Pushgateway]:
-    if PUSHGATEWAY_BINARY is None:
-        pytest.skip(NO_PUSHGATEWAY)
-    with running_pushgateway() as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    reason = why_unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    with running_postgres() as server:
-        yield server
 
 
 def plan(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import factories
 import pytest
 from conftest import driftctl
-from postgres_server import PASSWORD, Postgres, running_postgres, why_unavailable
+from postgres_server import PASSWORD, Postgres
 from pushgateway_server import free_port
 
 from driftctl.history.merge import merge_run
@@ -19,15 +18,6 @@ from driftctl.model import State
 
 T1 = 1_800_000_000.0
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    reason = why_unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    with running_postgres() as server:
-        yield server
 
 
 def store(url: str) -> SqlStore:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -12,12 +11,9 @@ import factories
 import pytest
 from pushgateway_server import (
     FORWARD,
-    NO_PUSHGATEWAY,
-    PUSHGATEWAY_BINARY,
     Pushgateway,
     Reply,
     recording_server,
-    running_pushgateway,
 )
 
 from driftctl.config import Config
@@ -30,14 +26,6 @@ from driftctl.model import PlanResult, RunReport, State
 
 T1, DAY = 1_800_000_000.0, 86_400.0
 plan = partial(factories.plan_result, duration=2.5)
-
-
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[Pushgateway]:
-    if PUSHGATEWAY_BINARY is None:
-        pytest.skip(NO_PUSHGATEWAY)
-    with running_pushgateway() as running:
-        yield running
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
 import factories
 import psycopg
 import pytest
-from postgres_server import Postgres, running_postgres, why_unavailable
+from postgres_server import Postgres
 
 from driftctl.history.merge import MergedState, merge_run
 from driftctl.history.postgres import PostgresDatabase
@@ -38,15 +38,6 @@ from driftctl.model import (
 T1, DAY = 1_800_000_000.0, 86_400.0
 plan = partial(factories.plan_result, duration=2.5)
 StoreMaker = Callable[..., SqlStore]
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    reason = why_unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    with running_postgres() as server:
-        yield server
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
