@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +20,8 @@ from rich.markup import escape
 from driftctl import __version__, config, pipeline, render
 from driftctl import changed as changed_stacks
 from driftctl import report as report_format
+from driftctl.history import query as history_query
+from driftctl.history import store
 from driftctl.model import ExitCode, Selection, Stack
 from driftctl.names import printable
 
@@ -66,6 +69,22 @@ def changed_options(command: F) -> F:
         click.option(
             "--include-uncommitted", is_flag=True, default=None, help="Count working-tree and staged changes."
         ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def history_options(command: F) -> F:
+    """Where runs are recorded, and for how long."""
+    decorators = [
+        click.option(
+            "--history",
+            "history_url",
+            help="sqlite:///file.db, postgresql://user@host:port/db or none (env DRIFTCTL_HISTORY_URL).  "
+            "[default: a SQLite file per root under $XDG_STATE_HOME/driftctl]",
+        ),
+        click.option("--history-retention", help="Keep recorded runs this long.  [default: 400d]"),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -174,9 +193,15 @@ def _stack_row(stack: Stack) -> dict[str, object]:
 @click.option("--pushgateway", "pushgateway_url", help="Pushgateway URL (env DRIFTCTL_PUSHGATEWAY_URL).")
 @click.option("--job", help="Pushgateway job label.  [default: drift-detection]")
 @click.option("--grouping-label", "grouping_labels", multiple=True, help="Extra grouping label k=v.")
-@click.option("--allow-reset", is_flag=True, default=None, help="Push even if the read-back failed.")
+@click.option(
+    "--allow-reset",
+    is_flag=True,
+    default=None,
+    help="Push even if the read-back failed, or if the run drops most of the stored stacks.",
+)
 @click.option("--dry-run-push", is_flag=True, default=None, help="Print the metrics instead of pushing.")
 @click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway.")
+@history_options
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed: bool, **_: object) -> None:
@@ -194,6 +219,56 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
     _warn_fallback(selection)
     outcome = run_plan(cfg, selection)
     ctx.exit(int(outcome.exit_code))
+
+
+@cli.command()
+@click.option("--root", type=click.Path(file_okay=False), help="Repository root.  [default: .]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
+@click.option(
+    "--history",
+    "history_url",
+    help="sqlite:///file.db or postgresql://user@host:port/db (env DRIFTCTL_HISTORY_URL).  "
+    "[default: the root's SQLite file under $XDG_STATE_HOME/driftctl]",
+)
+@click.option("--since", default="90d", show_default=True, help="Episodes resolved since, or runs since.")
+@click.option("--runs", "list_runs", is_flag=True, help="List the runs instead of the stacks.")
+@click.option(
+    "--format", "list_format", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.argument("stacks", nargs=-1)
+@click.pass_context
+def history(
+    ctx: click.Context, /, stacks: tuple[str, ...], since: str, list_runs: bool, list_format: str, **_: object
+) -> None:
+    """What the history store remembers: per stack its state, first-seen time and drift episodes.
+
+    STACK is a stack id, a folder of stacks or a glob. Episodes count when still open or resolved
+    within --since; the time to resolve is from first seen to the first clean plan after.
+    """
+    try:
+        window = config.parse_duration(since)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    if list_runs and stacks:
+        raise click.UsageError("--runs lists every run; give no STACK with it")
+    store = pipeline.history_store(_load(ctx))
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out.width = 160
+    start = time.time() - window
+    title = f"{store.root}  (since {since}, from {store.name})"
+    if list_runs:
+        runs = pipeline.run_history(store, start)
+        if list_format == "json":
+            out.file.write(history_query.runs_json(runs))
+        else:
+            out.print(history_query.runs_table(runs, title))
+        return
+    rows = pipeline.stack_history(store, stacks, start)
+    if list_format == "json":
+        out.file.write(history_query.stacks_json(rows))
+    else:
+        out.print(history_query.stacks_table(rows, title))
 
 
 @cli.group()
@@ -256,14 +331,14 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     out = Console(highlight=False)
     if not out.is_terminal:
         out.width = 160  # CI logs are wide; 80 columns would fold every error
-    pipeline.preflight(cfg)  # fail on a missing tool or bad push options before anything runs
+    checked = pipeline.preflight(cfg)  # a missing tool or a bad store fails before anything runs
     log_dir = pipeline.make_log_dir(cfg)
     where = escape(str(log_dir))
     err.print(f"[dim]planning {len(selection.stacks)} stacks with {cfg.tool.value}; logs in {where}[/]")
     live = Console(stderr=True, highlight=False)
     view = render.LiveView(live, len(selection.stacks)) if live.is_terminal else render.PlainView(live)
     with view:
-        outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
+        outcome = pipeline.plan(cfg, selection, log_dir, observer=view, checked=checked)
     _print_result(out, outcome, cfg.format)
     if outcome.report_path is not None:
         err.print(f"[dim]report written to {escape(str(outcome.report_path))}[/]")
@@ -275,6 +350,10 @@ def _print_publish(out: Console, err: Console, outcome: pipeline.Outcome) -> Non
     published = outcome.published
     for error in outcome.errors:
         err.print(f"[bold red]driftctl:[/] {escape(error)}")
+    for note in outcome.notes:
+        err.print(f"[yellow]driftctl:[/] {escape(note)}")
+    if outcome.history is not None:
+        err.print(f"[dim]run recorded in {escape(outcome.history)}[/]")
     if published is not None and not published.pushed:
         out.file.write(published.exposition.decode("utf-8"))
     elif published is not None:
@@ -311,9 +390,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args = list(argv) if argv is not None else None
         code = cli.main(args=args, prog_name="driftctl", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as error:
         # click turns a KeyboardInterrupt into Abort; both mean the run was stopped from outside
-        click.echo("driftctl: interrupted; running plans were stopped, nothing was pushed", err=True)
+        cause = error.__cause__ if isinstance(error, click.exceptions.Abort) else error
+        if isinstance(cause, store.Interrupted):
+            # a store was being written: "nothing was pushed" could be false
+            click.echo(f"driftctl: {cause}", err=True)
+        else:
+            click.echo("driftctl: interrupted; running plans were stopped, nothing was pushed", err=True)
         sys.exit(143 if _terminated.is_set() else 130)
     except click.ClickException as error:
         error.show()

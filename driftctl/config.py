@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from driftctl import discover
+from driftctl.history.pushgateway import LABEL_NAME, RESERVED_LABELS
 from driftctl.model import FailOn, Tool
-from driftctl.pushgateway import LABEL_NAME, RESERVED_LABELS
 
 CONFIG_FILE = ".driftctl.yaml"
 ENV_PREFIX = "DRIFTCTL_"
@@ -64,6 +64,9 @@ class Config:
     dry_run_push: bool = False
     ca_bundle: Path | None = None
     push_timeout: float = 10.0
+    # history store: None is the per-root SQLite file, "none" turns it off (see history/target.py)
+    history_url: str | None = None
+    history_retention: float = 400 * 86400.0
     # alert rule thresholds
     alert_stale_hours: float = 26.0
     alert_unaddressed_hours: float = 72.0
@@ -74,14 +77,14 @@ class Config:
 
 # ---- value parsers: each returns the typed value or raises ValueError with the reason ----
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from `90`, `90s`, `30m`, `1.5h`."""
+    """Seconds from `90`, `90s`, `30m`, `1.5h`, `400d`."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 30m, got {value!r}")
     if isinstance(value, int | float):
@@ -247,6 +250,8 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "dry_run_push": _bool,
     "ca_bundle": _optional_path,
     "push_timeout": parse_duration,
+    "history_url": _optional_text,
+    "history_retention": parse_duration,
     "alert_stale_hours": _positive_float,
     "alert_unaddressed_hours": _positive_float,
     "alert_many_stacks": _int_at_least(1),

@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from driftctl.history.merge import age_hours, count_states
 from driftctl.model import ResourceCounts, StackSeries, State
-from driftctl.state import age_hours, count_states
 
 STACK_STATE = "drift_stack_state"
 STACK_FIRST_SEEN = "drift_stack_first_seen"

@@ -11,9 +11,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, names, pushgateway, report, schedule, stackgen
+from driftctl import __version__, alerts, discover, git, names, report, schedule, stackgen
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
+from driftctl.history import pushgateway, query
+from driftctl.history.merge import MergedState
+from driftctl.history.record import Stores, open_history, open_stores, record
+from driftctl.history.sql import RunRow, SqlStore
+from driftctl.history.store import StoreConfigError, StoreError
 from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
 
@@ -33,9 +38,12 @@ class Outcome:
     log_dir: Path
     exit_code: ExitCode
     published: pushgateway.PublishOutcome | None = None
-    # what failed around the plans (report, push); the run then exits 1 whatever the plans said
+    # what failed around the plans (report, push, history); the run then exits 1 whatever the plans said
     errors: tuple[str, ...] = ()
     report_path: Path | None = None  # where the JSON report was written
+    merged: MergedState | None = None  # the run merged into the authoritative store: what sinks read
+    history: str | None = None  # the history store the run was recorded in
+    notes: tuple[str, ...] = ()  # warnings that changed nothing
 
 
 def all_stacks(config: Config) -> list[Stack]:
@@ -173,58 +181,16 @@ def check_report_path(config: Config) -> None:
         raise UsageError(f"{config.report}: not a writable file path")
 
 
-def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.PushOptions | None:
-    """The Pushgateway settings when this run publishes metrics; credentials come from the environment."""
-    if not (config.push or config.dry_run_push):
-        return None
-    if config.push and not config.pushgateway_url and not config.dry_run_push:
-        raise UsageError("--push needs --pushgateway URL (or DRIFTCTL_PUSHGATEWAY_URL)")
-    options = pushgateway.PushOptions(
-        url=config.pushgateway_url,
-        job=config.job,
-        grouping_labels=dict(config.grouping_labels),
-        username=environ.get("DRIFTCTL_PUSHGATEWAY_USERNAME") or None,
-        password=environ.get("DRIFTCTL_PUSHGATEWAY_PASSWORD") or None,
-        token=environ.get("DRIFTCTL_PUSHGATEWAY_TOKEN") or None,
-        ca_bundle=config.ca_bundle,
-        timeout_seconds=config.push_timeout,
-        allow_reset=config.allow_reset,
-        dry_run=config.dry_run_push,
-    )
-    try:
-        pushgateway.check_options(options)
-    except pushgateway.PushgatewayConfigError as error:
-        raise UsageError(str(error)) from None
-    return options
-
-
-def previous_durations(options: pushgateway.PushOptions | None) -> dict[str, float | None]:
-    """Each stack's last plan duration from the gateway, to start the slow ones first; best effort."""
-    if options is None or options.url is None:
-        return {}
-    try:
-        previous = pushgateway.read_back(options)
-    except pushgateway.PushgatewayError:
-        return {}  # the publish step reads back again after the plans and reports the failure then
-    return {stack: series.duration_seconds for stack, series in previous.series.items()}
-
-
-def publish(
-    options: pushgateway.PushOptions, run: RunReport, selection: Selection
-) -> tuple[pushgateway.PublishOutcome | None, str | None]:
-    """Read back, merge, push one batch: the outcome, or why nothing was pushed."""
-    try:
-        return pushgateway.publish(options, run, selection.known, version=__version__), None
-    except pushgateway.PushgatewayError as error:
-        return None, str(error)
-
-
-def preflight(
-    config: Config, environ: Mapping[str, str] | None = None
-) -> tuple[str, pushgateway.PushOptions | None]:
-    """Everything that can be checked before a plan runs: the tool, the report path, the Pushgateway."""
+def preflight(config: Config, environ: Mapping[str, str] | None = None) -> tuple[str, Stores]:
+    """Everything that can be checked before a plan runs: the tool, the report path, the stores."""
     check_report_path(config)
-    return tool_binary(config), push_options(config, os.environ if environ is None else environ)
+    binary = tool_binary(config)
+    try:
+        return binary, open_stores(config, os.environ if environ is None else environ, __version__)
+    except StoreConfigError as error:
+        raise UsageError(str(error)) from None
+    except StoreError as error:
+        raise OperationalError(str(error)) from None
 
 
 def plan(
@@ -234,16 +200,18 @@ def plan(
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
     environ: Mapping[str, str] | None = None,
+    checked: tuple[str, Stores] | None = None,
 ) -> Outcome:
     """Plans the selection, writes the report, then publishes the metrics.
 
-    Options that cannot work are rejected before any plan runs; the report is written before the
-    push, so a failed push never loses the run's results.
+    Options and stores that cannot work are rejected before any plan runs (`checked` is what
+    `preflight` returned, when the caller ran it already); the report is written before the push and
+    the history, so a failed store never loses the run's results.
     """
-    binary, metrics = preflight(config, environ)
+    binary, stores = checked if checked is not None else preflight(config, environ)
     selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
-    order = schedule.longest_first(selection.stacks, previous_durations(metrics))
+    order = schedule.longest_first(selection.stacks, stores.durations())
     results = plan_units(order, runner_options(config, binary, log_dir), observer, cancel)
     run = RunReport(
         started_at=started,
@@ -253,18 +221,22 @@ def plan(
         mode=selection.mode,
         results=tuple(results),
         removed=selection.removed,
+        known=selection.known,
     )
     report_error = write_report(config.report, run)
-    published, publish_error = publish(metrics, run, selection) if metrics is not None else (None, None)
-    errors = tuple(error for error in (report_error, publish_error) if error)
+    recorded = record(config, run, stores, __version__)
+    errors = (report_error, *recorded.errors) if report_error else recorded.errors
     return Outcome(
         report=run,
         selection=selection,
         log_dir=log_dir,
         exit_code=ExitCode.ERROR if errors else exit_code(run, config.fail_on),
-        published=published,
+        published=recorded.published,
         errors=errors,
         report_path=config.report if config.report is not None and report_error is None else None,
+        merged=recorded.merged,
+        history=recorded.history,
+        notes=recorded.notes,
     )
 
 
@@ -283,6 +255,45 @@ def plan_units(
     planned = run_plans([s for s in stacks if s.id not in failed], options, observer, cancel)
     by_id = {result.stack.id: result for result in planned} | failed
     return [by_id[stack.id] for stack in stacks]
+
+
+def history_store(config: Config, environ: Mapping[str, str] | None = None) -> SqlStore:
+    """The history store `driftctl history` reads: the one `driftctl plan` with this config records in."""
+    try:
+        store = open_history(config, os.environ if environ is None else environ, __version__)
+    except StoreConfigError as error:
+        raise UsageError(str(error)) from None
+    if store is None:
+        raise UsageError("--history none: there is no history store to read")
+    return store
+
+
+def stack_history(store: SqlStore, patterns: Sequence[str], since: float) -> list[query.StackHistory]:
+    """Per stack: its state, first-seen time, and drift episodes open or resolved since `since`."""
+    try:
+        rows = query.summarize(store.load(), store.episodes(since), store.last_error_kinds(), patterns)
+    except StoreError as error:
+        raise OperationalError(str(error)) from None
+    _found_something(store, rows, patterns)
+    return rows
+
+
+def run_history(store: SqlStore, since: float) -> list[RunRow]:
+    try:
+        runs = store.runs(since)
+    except StoreError as error:
+        raise OperationalError(str(error)) from None
+    _found_something(store, runs, ())
+    return runs
+
+
+def _found_something(store: SqlStore, rows: Sequence[object], patterns: Sequence[str]) -> None:
+    """An empty answer is never shown as success: say whether nothing was recorded or nothing matched."""
+    if rows:
+        return
+    if patterns:
+        raise UsageError(f"no stack recorded for {store.root} matches {', '.join(map(repr, patterns))}")
+    raise OperationalError(f"no run of {store.root} is recorded in {store.name} (in that window)")
 
 
 def write_report(path: Path | None, run: RunReport) -> str | None:

@@ -20,8 +20,8 @@ from prometheus_server import Monitoring, missing_binaries, monitoring, poll
 from test_alerts import METRICS, dashboard, dashboard_queries
 
 from driftctl.alerts import GROUP_NAME, AlertThresholds, render_rules
+from driftctl.history.pushgateway import PushOptions, publish
 from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, State
-from driftctl.pushgateway import PushOptions, publish
 
 pytestmark = [
     pytest.mark.prometheus,
@@ -78,8 +78,8 @@ def runs(now: float) -> list[tuple[float, list[PlanResult]]]:
 
 def publish_runs(prom: Monitoring, now: float) -> None:
     for finished, results in runs(now):
-        report = report_at(results, finished, took=42, root=ROOT)
-        outcome = publish(PushOptions(url=prom.pushgateway_url, job=JOB), report, STACKS, version="0.1.0")
+        report = report_at(results, finished, took=42, root=ROOT, known=STACKS)
+        outcome = publish(PushOptions(url=prom.pushgateway_url, job=JOB), report, version="0.1.0")
         assert outcome.pushed
 
 
