@@ -38,7 +38,7 @@ class Stores:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What the right-hand side did. `merged` is None only when the authoritative store failed."""
+    """What the right-hand side did. `merged` is None only when no store could merge the run."""
 
     merged: MergedState | None
     published: pushgateway.PublishOutcome | None = None
