@@ -102,7 +102,7 @@ def _measure(label: str, database: Database, stacks: int, runs: int) -> None:
     stores = Stores(history=store)
     for day in range(runs):
         run = _run(_results(stacks, day), FIRST_RUN + day * DAY)
-        done, seconds = _seconds(lambda run=run: record(Config(), run, stores, "bench"))  # type: ignore[misc]
+        done, seconds = _seconds(lambda run=run: record(Config(), run, stores))  # type: ignore[misc]
         assert not done.errors, done.errors
         which = "first run (empty store)" if day == 0 else f"run {day + 1} (store holds {day} runs)"
         print(f"{label:<11} record() {stacks} stacks, {which:<28} {seconds}")

@@ -348,12 +348,12 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
 
 def _print_publish(out: Console, err: Console, outcome: pipeline.Outcome) -> None:
     published = outcome.published
-    for error in outcome.errors:
-        err.print(f"[bold red]driftctl:[/] {escape(error)}")
-    for note in outcome.notes:
-        err.print(f"[yellow]driftctl:[/] {escape(note)}")
     if outcome.history is not None:
         err.print(f"[dim]run recorded in {escape(outcome.history)}[/]")
+    for note in outcome.notes:
+        err.print(f"[yellow]driftctl:[/] {escape(note)}")
+    for error in outcome.errors:  # last, where a CI log's tail shows them
+        err.print(f"[bold red]driftctl:[/] {escape(error)}")
     if published is not None and not published.pushed:
         out.file.write(published.exposition.decode("utf-8"))
     elif published is not None:

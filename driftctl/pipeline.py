@@ -224,7 +224,7 @@ def plan(
         known=selection.known,
     )
     report_error = write_report(config.report, run)
-    recorded = record(config, run, stores, __version__)
+    recorded = record(config, run, stores)
     errors = (report_error, *recorded.errors) if report_error else recorded.errors
     return Outcome(
         report=run,

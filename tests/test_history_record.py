@@ -41,14 +41,18 @@ def history(path: Path) -> SqlStore:
     return SqlStore(SqliteDatabase(path), "/repo", 400 * DAY, "9.9.9")
 
 
-def gateway_options(url: str, job: str, **more: object) -> pushgateway.PushOptions:
-    return pushgateway.PushOptions(url=url, job=job, attempts=1, backoff_seconds=0.01, **more)  # type: ignore[arg-type]
+def gateway_options(url: str, job: str) -> pushgateway.PushOptions:
+    return pushgateway.PushOptions(url=url, job=job, attempts=1, backoff_seconds=0.01)
+
+
+def gateway_store(url: str, job: str) -> pushgateway.PushgatewayStore:
+    return pushgateway.PushgatewayStore(gateway_options(url, job), "x")
 
 
 def test_without_a_gateway_the_history_is_the_memory(tmp_path: Path) -> None:
     stores = Stores(history=history(tmp_path / "h.db"))
-    first = record(Config(), run_at([plan("a", State.DRIFTED)], T1), stores, "x")
-    second = record(Config(), run_at([plan("a", State.DRIFTED)], T1 + DAY), stores, "x")
+    first = record(Config(), run_at([plan("a", State.DRIFTED)], T1), stores)
+    second = record(Config(), run_at([plan("a", State.DRIFTED)], T1 + DAY), stores)
     assert first.errors == second.errors == () and second.history == str(tmp_path / "h.db")
     assert second.merged is not None and second.merged.series["a"].first_seen == T1
     assert second.merged.previous["a"].first_seen == T1
@@ -59,11 +63,11 @@ def test_with_a_gateway_its_first_seen_wins_and_the_disagreement_is_noted(
 ) -> None:
     options = gateway_options(gateway.url, job)
     pushgateway.publish(options, run_at([plan("a", State.DRIFTED)], T1), version="x")  # before any history
-    stores = Stores(gateway=options, history=history(tmp_path / "h.db"))
-    record(Config(), run_at([plan("a", State.CLEAN)], T1 + DAY), Stores(history=stores.history), "x")
-    record(Config(), run_at([plan("a", State.DRIFTED)], T1 + 2 * DAY), Stores(history=stores.history), "x")
+    stores = Stores(gateway=gateway_store(gateway.url, job), history=history(tmp_path / "h.db"))
+    record(Config(), run_at([plan("a", State.CLEAN)], T1 + DAY), Stores(history=stores.history))
+    record(Config(), run_at([plan("a", State.DRIFTED)], T1 + 2 * DAY), Stores(history=stores.history))
     # the history now says first seen T1 + 2 days; the gateway still says T1
-    done = record(Config(), run_at([plan("a", State.DRIFTED)], T1 + 3 * DAY), stores, "x")
+    done = record(Config(), run_at([plan("a", State.DRIFTED)], T1 + 3 * DAY), stores)
     assert done.errors == () and done.published is not None and done.published.pushed
     assert done.merged is not None and done.merged.series["a"].first_seen == T1
     assert history(tmp_path / "h.db").load()["a"].first_seen == T1  # the history follows the gateway
@@ -74,22 +78,22 @@ def test_with_a_gateway_its_first_seen_wins_and_the_disagreement_is_noted(
 
 def test_a_failed_push_still_records_the_run_in_the_history(tmp_path: Path) -> None:
     with recording_server({"GET": [Reply(503)]}) as broken:
-        stores = Stores(gateway=gateway_options(broken.url, "j"), history=history(tmp_path / "h.db"))
-        done = record(Config(), run_at([plan("a", State.DRIFTED)], T1), stores, "x")
+        stores = Stores(gateway=gateway_store(broken.url, "j"), history=history(tmp_path / "h.db"))
+        done = record(Config(), run_at([plan("a", State.DRIFTED)], T1), stores)
     assert len(done.errors) == 1 and "read-back failed" in done.errors[0]
     assert done.history is not None and history(tmp_path / "h.db").load()["a"].first_seen == T1
 
 
 def test_a_failed_history_never_loses_the_push(gateway: Pushgateway, job: str, tmp_path: Path) -> None:
     broken = tmp_path / "h.db"
-    stores = Stores(gateway=gateway_options(gateway.url, job), history=history(broken))
+    stores = Stores(gateway=gateway_store(gateway.url, job), history=history(broken))
     broken.write_bytes(b"garbage" * 1000)
-    done = record(Config(), run_at([plan("a", State.DRIFTED)], T1), stores, "x")
+    done = record(Config(), run_at([plan("a", State.DRIFTED)], T1), stores)
     assert done.published is not None and done.published.pushed and done.history is None
     assert done.errors == (
         f"the run was not recorded in the history: history database {broken}: file is not a database",
     )
-    assert pushgateway.read_back(stores.gateway).series["a"].first_seen == T1  # type: ignore[arg-type]
+    assert gateway_store(gateway.url, job).load()["a"].first_seen == T1
 
 
 def test_a_publish_that_drops_most_stacks_the_gateway_holds_needs_allow_reset(
@@ -99,20 +103,20 @@ def test_a_publish_that_drops_most_stacks_the_gateway_holds_needs_allow_reset(
     options = gateway_options(gateway.url, job)
     held = {"a", "b", "c", "d"}
     pushgateway.publish(options, run_at([plan(s, State.DRIFTED) for s in held], T1, held), version="x")
-    stores = Stores(gateway=options)
+    stores = Stores(gateway=pushgateway.PushgatewayStore(options, "x"))
     wrong = run_at([plan("a", State.DRIFTED)], T1 + DAY, known={"a"})
-    refused = record(Config(), wrong, stores, "x")
+    refused = record(Config(), wrong, stores)
     assert refused.merged is None and len(refused.errors) == 1
     assert "would drop 3 of the 4 stacks held" in refused.errors[0] and "--allow-reset" in refused.errors[0]
     assert set(pushgateway.read_back(options).series) == held
-    allowed = record(Config(allow_reset=True), wrong, stores, "x")
+    allowed = record(Config(allow_reset=True), wrong, stores)
     assert allowed.errors == () and set(pushgateway.read_back(options).series) == {"a"}
 
 
 def test_the_history_store_refuses_the_same_wipe(tmp_path: Path) -> None:
     stores = Stores(history=history(tmp_path / "h.db"))
-    record(Config(), run_at([plan(s, State.DRIFTED) for s in "abc"], T1, set("abc")), stores, "x")
-    refused = record(Config(), run_at([], T1 + DAY, known=set()), stores, "x")
+    record(Config(), run_at([plan(s, State.DRIFTED) for s in "abc"], T1, set("abc")), stores)
+    refused = record(Config(), run_at([], T1 + DAY, known=set()), stores)
     assert "would drop 3 of the 3 stacks held" in refused.errors[0]
     assert set(history(tmp_path / "h.db").load()) == set("abc")
 
@@ -130,7 +134,7 @@ def test_one_read_back_before_the_push_and_none_for_the_schedule(
             history_url=f"sqlite:///{tmp_path}/h.db",
         )
         stores = open_stores(config, {}, "x")
-        record(config, run_at([plan("slow", State.CLEAN)], T1), stores, "x")
+        record(config, run_at([plan("slow", State.CLEAN)], T1), stores)
         assert proxy.methods() == ["GET", "GET", "PUT"]  # read-back, the check before the PUT, the PUT
         again = open_stores(config, {}, "x")
         assert again.durations() == {"slow": 2.5} and proxy.methods() == ["GET", "GET", "PUT"]
@@ -147,7 +151,5 @@ def test_bad_store_settings_are_config_errors(tmp_path: Path) -> None:
 
 
 def test_no_store_at_all_gives_the_sinks_this_run_alone(tmp_path: Path) -> None:
-    done = record(
-        replace(Config(), history_url="none"), run_at([plan("a", State.DRIFTED)], T1), Stores(), "x"
-    )
+    done = record(replace(Config(), history_url="none"), run_at([plan("a", State.DRIFTED)], T1), Stores())
     assert done.merged is not None and done.merged.previous == {} and done.merged.series["a"].first_seen == T1

@@ -188,3 +188,24 @@ def test_a_failing_update_records_nothing(store_at: StoreMaker) -> None:
     with pytest.raises(RuntimeError):
         store.commit(report([plan("a", State.CLEAN)], T1 + DAY), refuse)
     assert store.load()["a"].first_seen == T1 and len(store.runs(since=0.0)) == 1
+
+
+def test_runs_starting_together_on_a_new_database_migrate_it_once(store_at: StoreMaker) -> None:
+    start = threading.Barrier(4, timeout=10)
+    failures: list[BaseException] = []
+
+    def first_run() -> None:
+        try:
+            start.wait()
+            store_at().load()
+        except BaseException as error:  # reported below, not lost in the thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=first_run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not failures and not any(thread.is_alive() for thread in threads)
+    with store_at().database.connect() as connection:
+        assert connection.execute("SELECT version FROM driftctl_migrations") == [(1,)]

@@ -163,7 +163,11 @@ class PushgatewayStore:
         return read_back(self.options).series
 
     def commit(self, run: RunReport, update: Update) -> MergedState:
-        return publish(self.options, run, update, version=self.version).merged
+        return self.publish(run, update).merged
+
+    def publish(self, run: RunReport, update: Update, now: float | None = None) -> PublishOutcome:
+        """`commit`, with what a caller may show of it: the exposition (a dry run prints it), attempts."""
+        return publish(self.options, run, update, version=self.version, now=now)
 
 
 # --- the front door -------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from driftctl.model import RunReport, StackSeries
 class Stores:
     """The stores a run uses, checked before its plans (`open_stores`)."""
 
-    gateway: pushgateway.PushOptions | None = None  # --push or --dry-run-push
+    gateway: pushgateway.PushgatewayStore | None = None  # --push or --dry-run-push
     history: SqlStore | None = None
     # what the history store held at the start: each stack's last plan duration, for scheduling
     held: Mapping[str, StackSeries] | None = None
@@ -38,7 +38,7 @@ class Stores:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What the right-hand side did. `merged` is None only when the authoritative store failed."""
+    """What the right-hand side did. `merged` is None only when no store could merge the run."""
 
     merged: MergedState | None
     published: pushgateway.PublishOutcome | None = None
@@ -82,15 +82,14 @@ def open_history(config: Config, environ: Mapping[str, str], version: str) -> Sq
 
 def open_stores(config: Config, environ: Mapping[str, str], version: str) -> Stores:
     """Check every store before a plan runs: `StoreConfigError` (exit 3) or `StoreError` (exit 1)."""
-    gateway = push_options(config, environ)
+    options = push_options(config, environ)
+    gateway = pushgateway.PushgatewayStore(options, version) if options is not None else None
     history = open_history(config, environ, version)
     held = history.load() if history is not None else None
     return Stores(gateway=gateway, history=history, held=held)
 
 
-def record(
-    config: Config, run: RunReport, stores: Stores, version: str, now: float | None = None
-) -> Recorded:
+def record(config: Config, run: RunReport, stores: Stores, now: float | None = None) -> Recorded:
     """Merge `run` into the authoritative store and record it in the others; never raises StoreError.
 
     `now` (default: when the run finished) is the time new drift is stamped with.
@@ -108,7 +107,7 @@ def record(
     published = None
     if stores.gateway is not None:
         try:
-            published = pushgateway.publish(stores.gateway, run, authoritative, version=version, now=at)
+            published = stores.gateway.publish(run, authoritative, now=at)
             merged = published.merged
         except (pushgateway.PushgatewayError, ResetRefused) as error:
             errors.append(str(error))

@@ -276,35 +276,38 @@ class SqlStore:
 
 
 def migrate(connection: Connection) -> None:
-    """Apply the migrations this database lacks, each in its own locked transaction."""
-    connection.execute(
-        "CREATE TABLE IF NOT EXISTS driftctl_migrations "
-        f"(version INTEGER PRIMARY KEY, applied {connection.column_types['real']} NOT NULL)"
-    )
-    if _version(connection) >= SCHEMA_VERSION:
-        _check_not_newer(_version(connection))
-        return
-    with connection.locked("driftctl schema"):
-        current = _version(connection)  # another run may have migrated while this one waited
-        for version, statements in enumerate(MIGRATIONS[current:], start=current + 1):
-            for statement in statements:
-                connection.execute(statement.format(**connection.column_types))
+    """Bring the schema up to date: one read when it is, else one transaction under a lock.
+
+    Under the lock because two first runs may start together, and PostgreSQL's CREATE TABLE IF NOT
+    EXISTS is not safe against a concurrent one.
+    """
+    try:
+        version = _version(connection)
+    except StoreError:  # no migrations table yet; a broken database fails again below, saying why
+        version = 0
+    if version < SCHEMA_VERSION:
+        with connection.locked("driftctl schema"):
             connection.execute(
-                "INSERT INTO driftctl_migrations (version, applied) VALUES (?, ?)", (version, time.time())
+                "CREATE TABLE IF NOT EXISTS driftctl_migrations "
+                f"(version INTEGER PRIMARY KEY, applied {connection.column_types['real']} NOT NULL)"
             )
-
-
-def _version(connection: Connection) -> int:
-    rows = connection.execute("SELECT MAX(version) FROM driftctl_migrations")
-    return int(rows[0][0] or 0)
-
-
-def _check_not_newer(version: int) -> None:
+            version = _version(connection)  # another run may have migrated while this one waited
+            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in statements:
+                    connection.execute(statement.format(**connection.column_types))
+                connection.execute(
+                    "INSERT INTO driftctl_migrations (version, applied) VALUES (?, ?)", (number, time.time())
+                )
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"the history database has schema version {version}, newer than this driftctl's "
             f"{SCHEMA_VERSION}: upgrade driftctl"
         )
+
+
+def _version(connection: Connection) -> int:
+    rows = connection.execute("SELECT MAX(version) FROM driftctl_migrations")
+    return int(rows[0][0] or 0)
 
 
 def _load(connection: Connection, root: str) -> dict[str, StackSeries]:

@@ -83,7 +83,10 @@ class SqliteDatabase(Database):
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         except (OSError, sqlite3.Error) as error:
-            raise StoreError(f"history database {self.name}: cannot open: {_reason(error)}") from None
+            raise StoreError(
+                f"history database {self.name}: cannot open: {_reason(error)} "
+                "(--history sqlite:///other/file.db or --history none)"
+            ) from None
         try:
             wrapped = _SqliteConnection(connection, self.name)
             wrapped.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
