@@ -771,3 +771,25 @@ def test_the_stacks_example_lists_its_generated_units() -> None:
         "live/.terragrunt-stack/prod/.terragrunt-stack/network",
     ]
     assert [i for i, s in found.items() if s.excluded] == ["live/.terragrunt-stack/legacy"]
+
+
+def test_exclude_dependencies_leaves_out_the_direct_dependencies_only(tmp_path: Path) -> None:
+    touch(tmp_path / "root.hcl")
+    touch(tmp_path / "vpc" / "terragrunt.hcl", TG)
+    touch(tmp_path / "db" / "terragrunt.hcl", TG + 'dependencies {\n  paths = ["../vpc"]\n}\n')
+    touch(
+        tmp_path / "app" / "terragrunt.hcl",
+        TG + 'dependency "db" {\n  config_path = "../db"\n}\n'
+        'exclude {\n  if = true\n  actions = ["all"]\n  exclude_dependencies = true\n}\n',
+    )
+    touch(
+        tmp_path / "web" / "terragrunt.hcl",
+        TG + 'dependency "vpc" {\n  config_path = "../vpc"\n}\n'
+        'exclude {\n  if = true\n  actions = ["all"]\n  exclude_dependencies = false\n}\n',
+    )
+
+    found = {s.id: s.excluded for s in discover(tmp_path, Tool.TERRAGRUNT)}
+
+    assert found["db"] == "a dependency of app, excluded with exclude_dependencies"
+    assert found["vpc"] is None  # direct dependencies only, as Terragrunt's applyExcludeModules
+    assert found["app"] is not None and found["web"] is not None

@@ -9,7 +9,8 @@
   Terragrunt's pkg/config/stack.go (v0.99.4: generateComponent, copyFiles, isLocal, GetUnitDir).
 - `exclude { if, actions }` (Terragrunt >= 0.68.16) with `plan`, `all` or `all_except_output` among
   its actions, and `skip = true` (Terragrunt < 0.93), leave a unit out, as `run --all plan` does;
-  a child's block wins over its include parent's (pkg/config/include.go, exclude.go).
+  a child's block wins over its include parent's (pkg/config/include.go, exclude.go), and
+  `exclude_dependencies = true` leaves out its direct dependencies too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ class Found:
     parents: set[Path] = field(default_factory=set)
     # local sources of `unit` dirs and nested `stack` files: templates, never units themselves
     sources: set[Path] = field(default_factory=set)
+    # excluded units whose block says exclude_dependencies = true, with their config
+    excludes_dependencies: dict[Path, Path] = field(default_factory=dict)
     _documents: dict[Path, dict[str, Any]] = field(default_factory=dict)
 
     def rel(self, path: Path) -> str:
@@ -184,6 +187,7 @@ def include_targets(config: Path, found: Found) -> list[Path]:
 class Exclusion:
     reason: str | None = None  # why the unit is left out of plans
     notes: tuple[str, ...] = ()  # what could not be decided (the unit is planned)
+    dependencies: bool = False  # exclude_dependencies = true: its direct dependencies are out too
 
 
 def exclusion(
@@ -225,7 +229,12 @@ def _exclude_block(source: Path, document: Mapping[str, Any], scope: Scope, foun
     if isinstance(condition, str) and condition.lower() in ("true", "false"):
         condition = condition.lower() == "true"  # Terragrunt parses a string `if` like ParseBool
     if condition is True:
-        return Exclusion(reason=f"exclude block in {where} (if = {_text(body['if'])}, actions {listed})")
+        try:
+            dependencies = evaluate(body.get("exclude_dependencies", False), scope) is True
+        except Unknown:
+            dependencies = False
+        reason = f"exclude block in {where} (if = {_text(body['if'])}, actions {listed})"
+        return Exclusion(reason=reason, dependencies=dependencies)
     return Exclusion()
 
 
@@ -266,6 +275,8 @@ def units(configs: Sequence[Path], stack_files: Sequence[Path], found: Found) ->
             excluded = exclusion(config, config.parent, found)
         except ConfigReadError as error:
             excluded = Exclusion(notes=(str(error),))
+        if excluded.dependencies:
+            found.excludes_dependencies[config.parent] = config
         result.append(
             Stack(
                 id=found.rel(config.parent) or ".",
@@ -276,7 +287,40 @@ def units(configs: Sequence[Path], stack_files: Sequence[Path], found: Found) ->
                 notes=excluded.notes,
             )
         )
-    return result
+    return _exclude_dependencies(result, found)
+
+
+def _exclude_dependencies(units: list[Stack], found: Found) -> list[Stack]:
+    """`exclude_dependencies = true` also leaves out the unit's direct dependencies, as
+    applyExcludeModules does (internal/discovery/discovery.go, v0.99.4)."""
+    reasons: dict[Path, str] = {}
+    for unit_dir, config in found.excludes_dependencies.items():
+        for dependency in dependency_dirs(config, unit_dir, found):
+            reasons.setdefault(
+                dependency, f"a dependency of {found.rel(unit_dir)}, excluded with exclude_dependencies"
+            )
+    return [
+        replace(unit, excluded=reasons[unit.path]) if unit.excluded is None and unit.path in reasons else unit
+        for unit in units
+    ]
+
+
+def dependency_dirs(config: Path, unit_dir: Path, found: Found) -> list[Path]:
+    """The directories of a unit's `dependency` blocks and `dependencies { paths }`, when known."""
+    document = found.document(config)
+    scope = Scope(unit_dir, found.repo_root, locals_of(document), environ=found.environ)
+    raw: list[Any] = [
+        body["config_path"] for _, body in blocks(document, "dependency") if "config_path" in body
+    ]
+    for _, body in blocks(document, "dependencies"):
+        raw.extend(body.get("paths", []) if isinstance(body.get("paths"), list) else [])
+    dirs = []
+    for item in raw:
+        try:
+            dirs.append(Path(os.path.normpath(unit_dir / str(evaluate(item, scope)))))
+        except Unknown as error:
+            found.warnings.append(f"{found.rel(config)}: dependency path unknown ({error})")
+    return dirs
 
 
 def stack_units(
@@ -385,6 +429,8 @@ def _stack_unit(
             excluded = exclusion(config, dest, found, values)
         except ConfigReadError as error:
             excluded = Exclusion(notes=(str(error),))
+        if excluded.dependencies:
+            found.excludes_dependencies[dest] = config
     return Stack(
         id=found.rel(dest),
         path=dest,
