@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +34,11 @@ STACK_FILE = "terragrunt.stack.hcl"
 STACK_DIR = ".terragrunt-stack"
 VALUES_FILE = "terragrunt.values.hcl"
 _PLAN_ACTIONS = frozenset({"all", "all_except_output"})
+# Literal pre-filters: python-hcl2 takes ~40 ms a file, so a file is parsed only when its text could
+# hold what is looked for (a false positive costs a parse, never a wrong answer).
+_BARE_FIND = re.compile(r"find_in_parent_folders\(\s*\)")
+_NAMED_CONFIG = re.compile(r"([^/\"\s{}$()]+)/terragrunt\.hcl")  # the directory a literal path names
+_MAY_EXCLUDE = re.compile(r"\bexclude\s*\{|\bskip\s*=|\"(exclude|skip)\"\s*:")
 _MAX_STACK_DEPTH = 32
 
 
@@ -52,13 +59,44 @@ class Found:
     sources: set[Path] = field(default_factory=set)
     # excluded units whose block says exclude_dependencies = true, with their config
     excludes_dependencies: dict[Path, Path] = field(default_factory=dict)
+    # names of includable files (root.hcl, a parent terragrunt.hcl) with an exclude block or skip:
+    # a unit whose text names none of them cannot inherit one
+    excluding_parents: frozenset[str] = frozenset()
     _documents: dict[Path, dict[str, Any]] = field(default_factory=dict)
+    _texts: dict[Path, str] = field(default_factory=dict)
 
     def rel(self, path: Path) -> str:
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return path.as_posix()
+
+    def text(self, path: Path) -> str:
+        """A file's text for the literal pre-filters ("" when unreadable: the parse says why)."""
+        if path not in self._texts:
+            try:
+                self._texts[path] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                self._texts[path] = ""
+        return self._texts[path]
+
+    def may_exclude(self, path: Path) -> bool:
+        text = self.text(path)
+        return ("exclude" in text or "skip" in text) and _MAY_EXCLUDE.search(text) is not None
+
+    def may_inherit_exclude(self, path: Path) -> bool:
+        text = self.text(path)
+        if "include" not in text or not self.excluding_parents:
+            return False
+        bare = "terragrunt.hcl" in self.excluding_parents and bool(_BARE_FIND.search(text))
+        return bare or any(name in text for name in self.excluding_parents)
+
+    def may_include_config(self, path: Path) -> bool:
+        """Whether the file's includes could name a terragrunt.hcl (by name, or by default)."""
+        text = self.text(path)
+        return "terragrunt.hcl" in text or (
+            "find_in_parent_folders(" in text and bool(_BARE_FIND.search(text))
+        )
 
     def document(self, path: Path) -> dict[str, Any]:
         """A parsed config: `hcl2.loads`'s shape, JSON strings turned into HCL templates."""
@@ -161,10 +199,12 @@ def _text(raw: Any) -> str:
 # ---- include graph ----
 
 
-def include_targets(config: Path, found: Found) -> list[Path]:
-    """The files a config includes, resolved from its directory; an unknown path is a warning."""
+def include_targets(config: Path, found: Found, unit_dir: Path | None = None) -> list[Path]:
+    """The files a config includes, evaluated from the unit's directory (a generated Stacks unit
+    reads its source's config from where it is generated); an unknown path is a warning."""
+    unit_dir = config.parent if unit_dir is None else unit_dir
     document = found.document(config)
-    scope = Scope(config.parent, found.repo_root, locals_of(document), environ=found.environ)
+    scope = Scope(unit_dir, found.repo_root, locals_of(document), environ=found.environ)
     targets = []
     for label, body in blocks(document, "include"):
         if "path" not in body:
@@ -175,7 +215,7 @@ def include_targets(config: Path, found: Found) -> list[Path]:
             name = f' "{label}"' if label else ""
             found.warnings.append(f"{found.rel(config)}: include{name} path unknown ({error})")
             continue
-        target = Path(os.path.normpath(config.parent / str(value)))
+        target = Path(os.path.normpath(unit_dir / str(value)))
         targets.append(target)
     return targets
 
@@ -194,8 +234,13 @@ def exclusion(
     config: Path, unit_dir: Path, found: Found, values: Mapping[str, Any] | None = None
 ) -> Exclusion:
     """Whether `run --all plan` would leave the unit out: its own block, else its parents'."""
-    parents = [t for t in include_targets(config, found) if t.is_file()]
+    inherits = found.may_inherit_exclude(config)
+    if not found.may_exclude(config) and not inherits:
+        return Exclusion()
+    parents = [t for t in include_targets(config, found, unit_dir) if t.is_file()] if inherits else []
     for source in (config, *parents):
+        if not found.may_exclude(source):
+            continue
         try:
             document = found.document(source)
         except ConfigReadError:
@@ -256,18 +301,19 @@ def _skip(source: Path, document: Mapping[str, Any], scope: Scope, found: Found)
 # ---- units ----
 
 
-def units(configs: Sequence[Path], stack_files: Sequence[Path], found: Found) -> list[Stack]:
+def units(
+    configs: Sequence[Path], stack_files: Sequence[Path], hcl_files: Sequence[Path], found: Found
+) -> list[Stack]:
     """Every unit: the Stacks units, then the directories with a config that is neither included by
-    another config nor the local source of a stack's `unit` (a catalog template)."""
+    another config nor the local source of a stack's `unit` (a catalog template). `hcl_files` are
+    the other `*.hcl` files under the root: an include parent among them may exclude its children."""
+    find_parents(configs, found)
+    found.excluding_parents = frozenset(
+        path.name for path in (*hcl_files, *found.parents) if found.may_exclude(path)
+    )
     generated = [unit for stack_file in stack_files for unit in stack_units(stack_file, found)]
     # a catalog's stack file, used as a nested stack's source, is generated only through its user
     result = [unit for unit in generated if unit.stack_files[0] not in found.sources]
-    config_set = set(configs)
-    for config in configs:
-        try:
-            found.parents.update(t for t in include_targets(config, found) if t in config_set)
-        except ConfigReadError as error:
-            found.warnings.append(str(error))
     for config in configs:
         if config in found.parents or config.parent in found.sources:
             continue
@@ -288,6 +334,47 @@ def units(configs: Sequence[Path], stack_files: Sequence[Path], found: Found) ->
             )
         )
     return _exclude_dependencies(result, found)
+
+
+def find_parents(configs: Sequence[Path], found: Found) -> None:
+    """The configs other configs include, parsing only as many includers as the answer needs.
+
+    Only a config whose text names a terragrunt.hcl, or calls find_in_parent_folders() bare, can
+    include one. A config can be included by those below it (find_in_parent_folders) or by those
+    naming its directory (`../common/terragrunt.hcl`): they are parsed nearest first, until one
+    includes it. In a legacy layout, one parse settles the root terragrunt.hcl for every unit.
+    """
+    includers = [config for config in configs if found.may_include_config(config)]
+    below: dict[Path, list[Path]] = defaultdict(list)
+    naming: dict[str, list[Path]] = defaultdict(list)
+    for includer in includers:
+        for directory in includer.parent.parents:
+            below[directory].append(includer)
+        for name in {match.group(1) for match in _NAMED_CONFIG.finditer(found.text(includer))}:
+            naming[name].append(includer)
+    config_set = set(configs)
+    parsed: set[Path] = set()
+    # a computed directory (`${local.dir}/terragrunt.hcl`) could be anywhere: parsed up front
+    for includer in includers:
+        if "}/terragrunt.hcl" in found.text(includer):
+            parsed.add(includer)
+            _record_parents(includer, config_set, found)
+    for candidate in configs:
+        nearest = sorted(below.get(candidate.parent, []), key=lambda path: len(path.parts))
+        for includer in (*nearest, *naming.get(candidate.parent.name, [])):
+            if candidate in found.parents:
+                break
+            if includer in parsed or includer == candidate:
+                continue
+            parsed.add(includer)
+            _record_parents(includer, config_set, found)
+
+
+def _record_parents(includer: Path, configs: set[Path], found: Found) -> None:
+    try:
+        found.parents.update(target for target in include_targets(includer, found) if target in configs)
+    except ConfigReadError as error:
+        found.warnings.append(str(error))
 
 
 def _exclude_dependencies(units: list[Stack], found: Found) -> list[Stack]:
