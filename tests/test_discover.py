@@ -793,3 +793,22 @@ def test_exclude_dependencies_leaves_out_the_direct_dependencies_only(tmp_path: 
     assert found["db"] == "a dependency of app, excluded with exclude_dependencies"
     assert found["vpc"] is None  # direct dependencies only, as Terragrunt's applyExcludeModules
     assert found["app"] is not None and found["web"] is not None
+
+
+def test_exclude_and_skip_merge_separately_child_over_parent(tmp_path: Path) -> None:
+    touch(tmp_path / "root.hcl", EXCLUDE.format(condition="true", actions='["plan"]'))
+    touch(tmp_path / "a" / "terragrunt.hcl", TG + "skip = false\n")  # skip does not cancel an exclude
+    touch(tmp_path / "b" / "terragrunt.hcl", TG + EXCLUDE.format(condition="true", actions='["apply"]'))
+    touch(tmp_path / "other" / "root.hcl", "skip = true\n")
+    touch(
+        tmp_path / "other" / "c" / "terragrunt.hcl",
+        TG + EXCLUDE.format(condition="true", actions='["apply"]'),
+    )
+    touch(tmp_path / "other" / "d" / "terragrunt.hcl", TG + "skip = false\n")
+
+    found = {s.id: s.excluded for s in discover(tmp_path, Tool.TERRAGRUNT)}
+
+    assert "root.hcl" in (found["a"] or "")
+    assert found["b"] is None  # the child's block (apply only) replaces the parent's
+    assert (found["other/c"] or "").startswith("skip = true in other/root.hcl")
+    assert found["other/d"] is None

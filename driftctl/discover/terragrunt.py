@@ -238,17 +238,21 @@ def exclusion(
     if not found.may_exclude(config) and not inherits:
         return Exclusion()
     parents = [t for t in include_targets(config, found, unit_dir) if t.is_file()] if inherits else []
-    for source in (config, *parents):
-        if not found.may_exclude(source):
-            continue
-        try:
-            document = found.document(source)
-        except ConfigReadError:
-            continue
-        scope = Scope(unit_dir, found.repo_root, locals_of(document), values, found.environ)
-        result = _exclude_block(source, document, scope, found) or _skip(source, document, scope, found)
-        if result is not None:
-            return result
+    # the exclude block and `skip` merge separately, the child's over its parents' (include.go)
+    for check in (_exclude_block, _skip):
+        for source in (config, *parents):
+            if not found.may_exclude(source):
+                continue
+            try:
+                document = found.document(source)
+            except ConfigReadError:
+                continue
+            scope = Scope(unit_dir, found.repo_root, locals_of(document), values, found.environ)
+            result = check(source, document, scope, found)
+            if result is not None:
+                if result.reason or result.notes or check is _skip:
+                    return result
+                break  # a block that does not exclude plans: the next check may still
     return Exclusion()
 
 
