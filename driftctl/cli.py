@@ -20,6 +20,7 @@ from driftctl import __version__, config, pipeline, render
 from driftctl import changed as changed_stacks
 from driftctl import report as report_format
 from driftctl.model import ExitCode, Selection, Stack
+from driftctl.names import printable
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -137,17 +138,18 @@ def stacks(
         click.echo(json.dumps([_stack_row(s) for s in shown], indent=2, ensure_ascii=False))
         return
     for stack in shown:
-        click.echo(f"{stack.id}\texcluded: {stack.excluded}" if stack.excluded else stack.id)
+        name = printable(stack.id)
+        click.echo(f"{name}\texcluded: {stack.excluded}" if stack.excluded else name)
 
 
 def _stack_row(stack: Stack) -> dict[str, object]:
     """A unit in `stacks --format json`: where it is planned, where its config comes from, if excluded."""
     return {
-        "stack": stack.id,
-        "path": str(stack.path),
+        "stack": printable(stack.id),
+        "path": printable(str(stack.path)),
         "tool": stack.tool.value,
-        "config": str(stack.config) if stack.config else None,
-        "stack_files": [str(path) for path in stack.stack_files],
+        "config": printable(str(stack.config)) if stack.config else None,
+        "stack_files": [printable(str(path)) for path in stack.stack_files],
         "source": stack.source,
         "excluded": stack.excluded,
         "notes": list(stack.notes),
@@ -234,7 +236,8 @@ def _warn_fallback(selection: Selection) -> None:
     if selection.fallback_reason:
         err.print(f"[yellow]driftctl: planning every stack:[/] {escape(selection.fallback_reason)}")
     for stack in selection.removed:
-        err.print(f"[dim]removed since the base (not planned, its metrics are dropped): {escape(stack)}[/]")
+        removed = escape(printable(stack))
+        err.print(f"[dim]removed since the base (not planned, its metrics are dropped): {removed}[/]")
     if selection.mode == "changed" and not selection.stacks and not selection.removed:
         err.print("[dim]no stack is affected by the changes since the base[/]")
 
