@@ -812,3 +812,14 @@ def test_exclude_and_skip_merge_separately_child_over_parent(tmp_path: Path) -> 
     assert found["b"] is None  # the child's block (apply only) replaces the parent's
     assert (found["other/c"] or "").startswith("skip = true in other/root.hcl")
     assert found["other/d"] is None
+
+
+def test_a_stacks_unit_not_generated_yet_is_selected_by_its_path(tmp_path: Path) -> None:
+    root = stack_repo(tmp_path)
+    units = discover(root, Tool.TERRAGRUNT)
+
+    chosen = stacks_at_paths(units, [root / "live" / ".terragrunt-stack" / "services"])
+
+    assert ids(chosen) == ["live/.terragrunt-stack/services/app"]
+    with pytest.raises(DiscoveryError, match="no such file or directory"):
+        stacks_at_paths(units, [root / "live" / ".terragrunt-stack" / "nope"])

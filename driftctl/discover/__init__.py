@@ -218,11 +218,14 @@ def filter_stacks(stacks: Sequence[Stack], include: Sequence[str], exclude: Sequ
 
 
 def stacks_at_paths(stacks: Sequence[Stack], paths: Sequence[Path]) -> list[Stack]:
-    """The stacks at or below each path: a path to a stack selects it, a folder selects all beneath it."""
+    """The stacks at or below each path: a path to a stack selects it, a folder selects all beneath it.
+
+    A Stacks unit's directory may not be generated yet: its path selects it all the same.
+    """
     selected: dict[str, Stack] = {}
     for path in paths:
         target = path.resolve()
-        if not target.exists():
+        if not target.exists() and not any(s.path == target or target in s.path.parents for s in stacks):
             raise DiscoveryError(f"{path}: no such file or directory")
         if target.is_file():
             target = target.parent
