@@ -138,8 +138,8 @@ def stacks(
         click.echo(json.dumps([_stack_row(s) for s in shown], indent=2, ensure_ascii=False))
         return
     for stack in shown:
-        name = printable(stack.id)
-        click.echo(f"{name}\texcluded: {stack.excluded}" if stack.excluded else name)
+        shown_id = printable(stack.id)
+        click.echo(f"{shown_id}\texcluded: {stack.excluded}" if stack.excluded else shown_id)
 
 
 def _stack_row(stack: Stack) -> dict[str, object]:
@@ -184,7 +184,10 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
 
     Give --all, --changed, or the paths of stacks (a folder selects every stack beneath it).
     """
-    if sum((plan_all, changed, bool(paths))) != 1:
+    given = [name for name, used in (("--all", plan_all), ("--changed", changed), ("paths", paths)) if used]
+    if len(given) > 1:
+        raise click.UsageError(f"give only one of --all, --changed or stack paths, not {' and '.join(given)}")
+    if not given:
         raise click.UsageError("give one of --all, --changed or the paths of the stacks to plan")
     cfg = _load(ctx)
     selection = pipeline.select(cfg, paths, changed=changed)
@@ -220,8 +223,13 @@ def alerts_render(ctx: click.Context, /, output: Path | None, **_: object) -> No
         report_format.write_atomic(output, text)
 
 
+def _stderr() -> Console:
+    """Messages are one line whatever the terminal's width: soft wrap, never folded by rich."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def _warn_fallback(selection: Selection) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = _stderr()
     for warning in selection.warnings:
         err.print(f"[yellow]driftctl: warning:[/] {escape(warning)}")
     for unit in selection.stacks:
@@ -244,7 +252,7 @@ def _warn_fallback(selection: Selection) -> None:
 
 def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     """Runs the plans with the right view for where the output goes, then prints the result."""
-    err = Console(stderr=True, highlight=False)
+    err = _stderr()
     out = Console(highlight=False)
     if not out.is_terminal:
         out.width = 160  # CI logs are wide; 80 columns would fold every error
@@ -252,7 +260,8 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     log_dir = pipeline.make_log_dir(cfg)
     where = escape(str(log_dir))
     err.print(f"[dim]planning {len(selection.stacks)} stacks with {cfg.tool.value}; logs in {where}[/]")
-    view = render.LiveView(err, len(selection.stacks)) if err.is_terminal else render.PlainView(err)
+    live = Console(stderr=True, highlight=False)
+    view = render.LiveView(live, len(selection.stacks)) if live.is_terminal else render.PlainView(live)
     with view:
         outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
     _print_result(out, outcome, cfg.format)

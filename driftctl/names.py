@@ -36,7 +36,7 @@ def printable_selection(selection: Selection) -> Selection:
     """The selection with every id printable; paths are kept as they are, so every stack still plans."""
     return replace(
         selection,
-        stacks=tuple(replace(s, id=printable(s.id)) for s in selection.stacks),
+        stacks=tuple(replace(stack, id=printable(stack.id)) for stack in selection.stacks),
         removed=tuple(printable(stack) for stack in selection.removed),
         known=None if selection.known is None else tuple(printable(stack) for stack in selection.known),
     )

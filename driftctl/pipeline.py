@@ -112,11 +112,15 @@ def select_changed(config: Config, everything: Sequence[Stack], allowed: set[str
 def tool_binary(config: Config) -> str:
     name = config.tool_binary or config.tool.value
     found = shutil.which(name)
-    if found is None:
-        raise OperationalError(
-            f"{name}: not found on PATH (install it, or point --tool-binary / DRIFTCTL_TOOL_BINARY at it)"
-        )
-    return found
+    if found is not None:
+        return found
+    if os.sep in name:  # a path is used as it is, never searched for
+        path = Path(name)
+        problem = "not executable" if path.is_file() else "not a file" if path.exists() else "no such file"
+        raise OperationalError(f"{name}: {problem} (point --tool-binary / DRIFTCTL_TOOL_BINARY at the tool)")
+    raise OperationalError(
+        f"{name}: not found on PATH (install it, or point --tool-binary / DRIFTCTL_TOOL_BINARY at it)"
+    )
 
 
 def runner_options(config: Config, binary: str, log_dir: Path) -> RunnerOptions:

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -217,6 +218,85 @@ def test_a_stack_name_that_is_not_utf8_is_planned_and_printed_unambiguously(
     states = {row["stack"]: row["state"] for row in json.loads(report.read_text(encoding="utf-8"))["stacks"]}
     assert states == {'"prod/caf\\xe9"': "drifted", "prod/drifted": "drifted", "prod/clean": "clean"}
     assert 'drift_stack_state{stack="\\"prod/caf\\\\xe9\\""} 1.0' in planned.stdout.decode("utf-8")
+
+
+def test_escaped_secret_never_reaches_the_log_report_or_markdown(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    secret = 'Quo"te\\Secret-77'
+    forms = (secret, 'Quo\\"te\\\\Secret-77', "Quo%22te%5CSecret-77")
+    root = tmp_path / "live"
+    body = 'variable "plain" {\n  default = "Quo\\"te\\\\Secret-77"\n}\n'
+    write_stack(
+        root / "drifted",
+        body + 'resource "null_resource" "r" {\n  triggers = { u = urlencode(var.plain) }\n}\n',
+    )
+    write_stack(
+        root / "broken",
+        body + 'resource "null_resource" "r" {\n  triggers = { x = file("/no/${var.plain}") }\n}\n',
+    )
+    report, logs = tmp_path / "report.json", tmp_path / "logs"
+    common = ["plan", "--all", "--root", str(root), "--tool", "terraform", "--log-dir", str(logs)]
+    environ = dict(tf_environ, MY_SECRET=secret)
+    as_json = driftctl(*common, "--report", str(report), env=environ)
+    markdown = driftctl(*common, "--format", "markdown", env=environ)
+    assert as_json.returncode == markdown.returncode == 1, as_json.stderr
+    assert "var.plain is" in report.read_text() and "var.plain is" in markdown.stdout  # the error is kept
+    kept = [report.read_text(), markdown.stdout, as_json.stdout, as_json.stderr]
+    kept += [log.read_text() for log in logs.glob("*.log")]
+    assert [form for form in forms for text in kept if form in text] == []
+
+
+def test_messages_stay_on_one_line_on_a_narrow_terminal(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on: the read-back fails
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    fake = tmp_path / "terraform"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    (tmp_path / "live" / "a").mkdir(parents=True)
+    (tmp_path / "live" / "a" / "main.tf").write_text("")
+    logs = tmp_path / "logs-in-a-directory-with-a-long-name"
+    result = driftctl(
+        *(
+            "plan",
+            "--all",
+            "--root",
+            str(tmp_path / "live"),
+            "--tool",
+            "terraform",
+            "--tool-binary",
+            str(fake),
+        ),
+        *("--log-dir", str(logs), "--push", "--pushgateway", closed),
+        env=dict(os.environ, COLUMNS="40"),
+    )
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert any("planning 1 stacks" in line and line.endswith(str(logs)) for line in lines), lines
+    errors = [line for line in lines if line.startswith("driftctl:")]
+    assert len(errors) == 1 and closed in errors[0] and errors[0] == lines[-1], lines
+
+
+def test_tool_binary_that_is_not_executable(live: Path) -> None:
+    result = driftctl(
+        "plan", "--all", "--root", str(live), "--tool", "terraform", "--tool-binary", "/etc/passwd"
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("driftctl: /etc/passwd: not executable")
+    missing = driftctl("plan", "--all", "--root", str(live), "--tool-binary", str(live / "no-such-tool"))
+    assert "no-such-tool: no such file" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [(("--all", "--changed"), "not --all and --changed"), (("--all", "prod"), "not --all and paths")],
+)
+def test_plan_with_two_selections_names_them(tmp_path: Path, given: tuple[str, ...], named: str) -> None:
+    (tmp_path / "prod").mkdir()
+    result = driftctl("plan", "--root", str(tmp_path), *given, cwd=tmp_path)
+    assert result.returncode == 3
+    assert "give only one of --all, --changed or stack paths" in result.stderr and named in result.stderr
 
 
 def test_alerts_render_defaults_are_the_shipped_rules() -> None:
