@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from driftctl import classify, names, redact
 from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, Stack, State, Tool
@@ -134,7 +134,37 @@ def run_plans(
         pool.shutdown(wait=True)
 
 
-def _stop_plans(futures: Sequence[Future[PlanResult]], stop: Stop) -> None:
+def run_tool_commands(
+    jobs: Sequence[tuple[Sequence[str], Path, Path]],
+    options: RunnerOptions,
+    cancel: threading.Event | None = None,
+) -> list[CommandOutcome]:
+    """(command, cwd, log path) jobs outside a plan (`terragrunt stack generate`), `parallelism` at a
+    time, each with a plan's environment, process group, deadline (`timeout`) and redacted log;
+    interrupts stop them as they stop plans. Outcomes in the order of `jobs`."""
+    stop = Stop(cancel or threading.Event(), threading.Event())
+    pool = ThreadPoolExecutor(max_workers=options.parallelism, thread_name_prefix="tool")
+    futures: list[Future[CommandOutcome]] = []
+    try:
+        futures.extend(pool.submit(_run_logged, *job, options, stop) for job in jobs)
+        return [future.result() for future in futures]
+    except BaseException:
+        _stop_plans(futures, stop)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _run_logged(
+    command: Sequence[str], cwd: Path, log_path: Path, options: RunnerOptions, stop: Stop
+) -> CommandOutcome:
+    with open_log(log_path) as log:
+        redactor = redact.Redactor(options.environ)
+        deadline = time.monotonic() + options.timeout
+        return run_command(command, cwd, tool_environment(options), log, redactor, options, stop, deadline)
+
+
+def _stop_plans(futures: Sequence[Future[Any]], stop: Stop) -> None:
     stop.cancel.set()
     for future in futures:
         future.cancel()
