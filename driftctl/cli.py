@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from driftctl import __version__, config, pipeline, render
-from driftctl import changed as changed_stacks
 from driftctl import report as report_format
 from driftctl.model import ExitCode, Selection
+from driftctl.selection import explain_lines
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -112,7 +112,7 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explai
     selection = pipeline.select(cfg, paths, changed=changed)
     _warn_fallback(selection)
     if explain:
-        for line in changed_stacks.explain_lines(selection):
+        for line in explain_lines(selection):
             click.echo(line)
         return
     if ctx.params["list_format"] == "json":

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule
-from driftctl import changed as changed_stacks
+from driftctl import __version__, alerts, discover, pushgateway, report, schedule
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
+from driftctl.selection import git
+from driftctl.selection import select_changed as select_by_change
 
 
 class UsageError(Exception):
@@ -67,7 +68,7 @@ def select(config: Config, paths: Sequence[Path] = (), changed: bool = False) ->
 def select_changed(config: Config, everything: Sequence[Stack], allowed: set[str]) -> Selection:
     """`--changed`: dependency chains may run through stacks the globs leave out, so all are passed."""
     try:
-        return changed_stacks.select_changed(
+        return select_by_change(
             config.root.resolve(),
             everything,
             config.base,

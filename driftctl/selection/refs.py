@@ -1,19 +1,14 @@
-"""The little of Terragrunt/Terraform HCL that changed-stack selection needs: which paths a file refers to.
+"""Reference extraction: which paths a Terragrunt/Terraform file refers to, read with python-hcl2.
 
-A file is read with python-hcl2's raw parse tree (the hcl2 8.x grammar; its rule names are what this
-module walks) and reduced to `FileRefs`: every include, dependency, source, module call and file read,
-each with its path left as an unevaluated `PathExpr`. Evaluation happens in changed.py because the same
-included file means different paths for every stack that includes it (`get_terragrunt_dir()` is the
-including stack's directory).
-
-The parse itself is hcl_parser.py's (python-hcl2's grammar run by a faster loop, or python-hcl2 itself
-when that loop is unavailable or fails); parse results are cached, across files, processes and runs, by
-parse_cache.py.
+A file is parsed with python-hcl2's public `parses_to_tree` (the hcl2 8.x grammar; its rule names are
+what this module walks) and reduced to `FileRefs`: every include, dependency, source, module call and
+file read, each with its path left as an unevaluated `PathExpr`. Evaluation is evaluate.py's, because the
+same included file means different paths for every unit that includes it (`get_terragrunt_dir()` is the
+including unit's directory).
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import re
@@ -22,8 +17,6 @@ from dataclasses import dataclass, field
 
 import hcl2
 from lark import Token, Tree
-
-from driftctl import hcl_parser
 
 
 class Dialect(str, enum.Enum):
@@ -106,7 +99,10 @@ PATH_FUNCTIONS = frozenset(
         "path_relative_to_include",
         "path_relative_from_include",
         "find_in_parent_folders",
+        "get_path_from_repo_root",
         "dirname",
+        "basename",
+        "get_env",
         "path.module",
         "path.root",
         "read_terragrunt_config",
@@ -192,15 +188,7 @@ def parse_text(text: str, dialect: Dialect) -> FileRefs:
 
 
 def parse_tree(text: str) -> Tree[Token]:
-    """python-hcl2's parse tree of the text (`hcl2.parses_to_tree`), found the fast way when possible.
-
-    Nodes carry no `meta`; `_source` and `_line` work positions out from the tokens. When the fast
-    parser fails for any reason, python-hcl2 parses the text itself: its tree, or its error.
-    """
-    fast = hcl_parser.fast_parser()
-    if fast is not None:
-        with contextlib.suppress(Exception):  # a syntax error, or anything else: python-hcl2 decides
-            return fast.parse(text + "\n")  # parses_to_tree appends a newline too (lark issue 237)
+    """python-hcl2's parse tree of the text; HclError with one line when it cannot parse it."""
     try:
         tree: Tree[Token] = hcl2.parses_to_tree(text)
     except Exception as error:  # lark raises several unrelated types; any of them means "unparseable"
@@ -209,7 +197,7 @@ def parse_tree(text: str) -> Tree[Token]:
 
 
 def parse_bytes(data: bytes, dialect: Dialect) -> FileRefs | ParseFailure:
-    """`parse_text` for a file's bytes, with failures as values (this also runs in worker processes)."""
+    """`parse_text` for a file's bytes, with failures as values."""
     try:
         text = data.decode("utf-8")
         if dialect is Dialect.TERRAFORM_JSON:

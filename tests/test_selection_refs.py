@@ -6,8 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from driftctl import hcl
-from driftctl.hcl import Call, Dialect, FileRefs, IncludeLocal, Lit, LocalVar, Opaque, ParseFailure, RefKind
+from driftctl.selection import refs as hcl
+from driftctl.selection.refs import (
+    Call,
+    Dialect,
+    FileRefs,
+    IncludeLocal,
+    Lit,
+    LocalVar,
+    Opaque,
+    ParseFailure,
+    RefKind,
+)
 
 
 def refs(text: str, dialect: Dialect = Dialect.TERRAGRUNT) -> list[tuple[RefKind, hcl.PathExpr, str]]:
