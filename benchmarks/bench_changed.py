@@ -11,7 +11,8 @@ parse done before, python-hcl2's grammar not loaded):
 - region: the first unit of a region changes (its region's units depend on it, transitively);
 - module: a module low in the call graph changes (used by most units).
 
-Printed per commit: units selected, files parsed, git's time (base + diff) and the selection's.
+Printed per commit: units selected, files parsed, git's time (base + diff) and the selection's, wall
+and CPU (this process's; on a shared machine the CPU time is the steadier figure).
 """
 
 from __future__ import annotations
@@ -41,12 +42,13 @@ root = Path(sys.argv[1])
 stacks = discover(root, Tool.TERRAGRUNT)
 started = time.perf_counter()
 changes = git.collect_changes(root, None, False)
-diffed = time.perf_counter()
+diffed, cpu = time.perf_counter(), time.process_time()
 files = DiskFiles()
 selection = select_for_changes(root, stacks, changes, files=files)
-done = time.perf_counter()
+done, cpu_done = time.perf_counter(), time.process_time()
 print(json.dumps({"stacks": len(stacks), "selected": len(selection.stacks), "parsed": files.parsed,
-                  "fallback": selection.fallback_reason, "git": diffed - started, "select": done - diffed}))
+                  "fallback": selection.fallback_reason, "git": diffed - started, "select": done - diffed,
+                  "cpu": cpu_done - cpu}))
 """
 
 
@@ -166,6 +168,7 @@ def main() -> None:
                 f"{branch:<7} {path:<42} selected {result['selected']:>5} ({share:4.1f}%)"
                 f"  parsed {result['parsed']:>5}  git {float(str(result['git'])) * 1000:7.1f} ms"
                 f"  selection {float(str(result['select'])) * 1000:8.1f} ms"
+                f" (CPU {float(str(result['cpu'])) * 1000:7.1f} ms)"
                 + (f"  FALLBACK: {result['fallback']}" if result["fallback"] else "")
             )
 

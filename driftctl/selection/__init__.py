@@ -74,6 +74,7 @@ def select_for_changes(
     if global_reasons:  # nothing needs parsing: every unit is planned anyway
         return _restrict(everything(stacks, None, removed, default=global_reasons), ids, only)
     paths = [join(top, path) for path in git.work_files(changes.top) if path.endswith(CONFIG_SUFFIXES)]
+    files.list(top, paths)
     paths += [
         join(root_dir, stack.id, TERRAGRUNT_CONFIG) for stack in stacks if stack.tool is Tool.TERRAGRUNT
     ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import posixpath
+from collections.abc import Iterable
 
 from driftctl.selection.graph import TF_SUFFIXES
 from driftctl.selection.paths import join
@@ -19,6 +21,16 @@ class DiskFiles:
         self._is_dir: dict[str, bool] = {}
         self._tf_files: dict[str, tuple[str, ...]] = {}
         self.parsed = 0  # files python-hcl2 parsed, for benchmarks
+        self._listed: str | None = None  # the directory below which `list` gave every file
+
+    def list(self, top: str, paths: Iterable[str]) -> None:
+        """Every file below `top` (git's list): Terraform files are looked up there, not on disk."""
+        self._listed = top.rstrip("/") + "/"
+        listing: dict[str, list[str]] = {}
+        for path in paths:
+            if path.endswith(TF_SUFFIXES):
+                listing.setdefault(posixpath.dirname(path), []).append(path)
+        self._tf_files.update((directory, tuple(sorted(found))) for directory, found in listing.items())
 
     def data(self, path: str) -> bytes | None:
         """The file's bytes; None when it is missing or unreadable (its watch is all there is to know)."""
@@ -50,6 +62,8 @@ class DiskFiles:
         return self._is_dir[path]
 
     def tf_files(self, directory: str) -> tuple[str, ...]:
+        if directory not in self._tf_files and self._listed and f"{directory}/".startswith(self._listed):
+            return ()  # git lists no Terraform file there (a generated, ignored one is no change)
         if directory not in self._tf_files:
             try:
                 with os.scandir(directory) as entries:

@@ -43,6 +43,8 @@ class Frontier:
         self._holding: set[str] = set()  # ... and the directories holding them
         self._wanted: set[str] = set()  # suffixes of every path that matters so far
         self._new: list[str] = []  # ... added since the last round
+        self._chosen: set[str] = set()  # units a change reaches (choose.py says why, once, at the end)
+        self._dependents: dict[str, list[str]] = {}  # a unit's directory -> the parsed units depending on it
 
     def grow(self, paths: Sequence[str], found: Sequence[choose.Touch]) -> Reached:
         """`paths`: every configuration file (absolute); `found`: what changed."""
@@ -51,17 +53,18 @@ class Frontier:
         inputs: dict[str, StackInputs] = {}
         modules: set[str] = set()  # module directories to check, absolute
         shared: set[str] = set()  # shared configuration files to check, absolute
-        hot_modules, hot_shared, chosen = self._start(found), set[str](), set[str]()
+        hot_modules, hot_shared = self._start(found), set[str]()
         candidates = [path for path in unseen if scanned[path].unbounded]  # type: ignore[union-attr]
         while True:
             for path in candidates:
                 unseen.discard(path)
                 unit = self._unit_of(path)
-                if unit is not None:
-                    inputs.setdefault(unit.id, self.graph.stack_inputs(unit))
-                elif path.endswith(TF_SUFFIXES):
+                if unit is not None and unit.id not in inputs:
+                    inputs[unit.id] = self.graph.stack_inputs(unit)
+                    self._add(unit.id, inputs[unit.id])
+                elif unit is None and path.endswith(TF_SUFFIXES):
                     modules.add(posixpath.dirname(path))
-                else:
+                elif unit is None:
                     shared.add(path)
             for directory in sorted(modules):
                 rel = relative(directory, self.root)
@@ -72,12 +75,6 @@ class Frontier:
                 if self._shared_reaches(path):
                     hot_shared.add(path)
                     self._want(literals.suffixes(relative(path, self.root)))
-            for unit_id in choose.affected(self.stacks, inputs, found).keys() - chosen:
-                chosen.add(unit_id)
-                self._want(literals.suffixes(unit_id))
-                # dependency config_path and read_terragrunt_config may name the unit's file
-                config = relative(join(self.root, unit_id, TERRAGRUNT_CONFIG), self.root)
-                self._want(s for s in literals.suffixes(config) if "/" in s)
             if not self._new:
                 break
             new, self._new = self._new, []
@@ -94,8 +91,11 @@ class Frontier:
         data = self.files.data(path)
         if data is None:
             return None
-        text = data.decode("utf-8", "replace")
-        return literals.scan(text, references=not path.endswith(TF_SUFFIXES))
+        tf = path.endswith(TF_SUFFIXES)
+        # a unit's or a module's own file is evaluated in its directory; a shared one in its includer's
+        own = tf or self._unit_of(path) is not None
+        directory = relative(posixpath.dirname(path), self.root) if own else None
+        return literals.scan(data.decode("utf-8", "replace"), directory, references=not tf)
 
     def _unit_of(self, path: str) -> Stack | None:
         unit = self._units.get(posixpath.dirname(path))
@@ -122,7 +122,37 @@ class Frontier:
                         modules.add(path)
                 elif path.endswith(TF_SUFFIXES) and posixpath.dirname(path) not in self._ids:
                     modules.add(posixpath.dirname(path) or ".")
+        for touch in found:
+            owner = choose.owner(touch.path, self._ids)
+            if owner is not None:
+                self._choose(owner)
         return modules
+
+    def _add(self, unit_id: str, inputs: StackInputs) -> None:
+        """A parsed unit: chosen when its inputs hold a change or a chosen unit (choose.affected's rule)."""
+        for dependency in inputs.dependencies:
+            self._dependents.setdefault(dependency, []).append(unit_id)
+        if unit_id in self._chosen:
+            return
+        if any(
+            dependency in self._chosen or dependency in self._holding for dependency in inputs.dependencies
+        ) or any(
+            watch.path in self._touched or (watch.directory and watch.path in self._holding)
+            for watch in inputs.watches
+        ):
+            self._choose(unit_id)
+
+    def _choose(self, unit_id: str) -> None:
+        pending = [unit_id]
+        while pending:
+            chosen = pending.pop()
+            if chosen in self._chosen:
+                continue
+            self._chosen.add(chosen)
+            self._want(literals.suffixes(chosen))
+            # dependency config_path and read_terragrunt_config may name the unit's file
+            self._want(s for s in literals.suffixes(f"{chosen}/{TERRAGRUNT_CONFIG}") if "/" in s)
+            pending.extend(self._dependents.get(chosen, ()))
 
     def _reaches(self, edges: ModuleEdges, hot: set[str]) -> bool:
         """Whether a module calls a module a change reaches, or reads a changed file."""

@@ -1,73 +1,100 @@
-"""The literal pre-filter: which paths a file could possibly name, from its string literals alone.
+"""The literal pre-filter: which paths a file could possibly name, from its strings alone (no parse).
 
-A path a configuration refers to ends with literal text of some string (`"../../modules//vpc"`,
-`find_in_parent_folders("root.hcl")`, `"${local.base}/app"`), unless the string ends with an
-interpolation. So one cheap pass over a file's strings (no parse) gives the *tails* it can end a path
-with; a file needs a real parse only when one of its tails ends a path that matters (a change, a chosen
-unit, a module a change reaches), or when a reference is written so that no tail bounds it
-(`source = local.x`, `"${local.base}?ref=v1"`). The pass may over-approximate (a tail in a comment or an
-input value), never under: that is what makes skipping every other file safe.
+Where a configuration writes a path (an include's `path`, a `config_path`, a `source`, `paths`, var
+files, the first argument of `file()` / `read_terragrunt_config()` / ...), the path ends with literal
+text of a string (`"../../modules//vpc"`, `find_in_parent_folders("root.hcl")`, `"${local.base}/app"`)
+unless that string ends with an interpolation or the value is no string at all. So one cheap pass over
+those places gives the *tails* a file can end a path with; a file needs a real parse only when one of
+its tails ends a path that matters (a change, a chosen unit, a module a change reaches), or when one
+of its references has no tail (`source = local.x`, `"${local.base}?ref=v1"`). A plain relative string
+of a unit's or a module's own file is resolved against its directory, as Terragrunt and Terraform do.
+The pass may over-approximate (a place in a comment), never under: that makes skipping the rest safe.
 """
 
 from __future__ import annotations
 
+import functools
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from driftctl.selection.refs import READ_FUNCTIONS
 
-# outside strings: a string without interpolation (most of them), the start of one with, a comment,
-# a heredoc's opening line
-_TOKEN = re.compile(
-    r'"(?:[^"\\$%\n]|\\.|\$(?!\{)|%(?!\{))*"|"|#[^\n]*|//[^\n]*|/\*.*?(?:\*/|\Z)|<<-?[ \t]*"?(\w+)"?[^\n]*\n',
-    re.S,
-)
 _STRING_BODY = re.compile(r"(?:\$\$\{|%%\{|[^\"\\$%\n]|\\.|\$(?!\{)|%(?!\{))*")
 _EXPRESSION = re.compile(r'[{}"]')
-_INTERPOLATION = re.compile(r"(?<!\$)\$\{|(?<!%)%\{")
-# where a reference's path is written: attributes of include/dependency/dependencies/terraform, and
-# the first argument of a function that reads a file
+# where a reference's path is written
+# where a reference's path is written: attributes (`=` in HCL, `":` in JSON) and reading functions' first
+# argument; a name only counts where no other name or a traversal (`local.path`) runs into it
 _SITE = re.compile(
-    r"\b(?:source|config_path|path|paths)\s*=\s*|\b(?:" + "|".join(READ_FUNCTIONS) + r")\s*\(\s*"
+    "(?:"
+    + "|".join(
+        sorted(
+            {
+                "source",
+                "config_path",
+                "path",
+                "paths",
+                "required_var_files",
+                "optional_var_files",
+                *READ_FUNCTIONS,
+            },
+            key=len,
+            reverse=True,
+        )
+    )
+    + r')"?\s*[=(:]\s*'  # no leading \b: the alternation's first letters let `re` skip ahead fast
 )
-_BOUNDED_CALL = re.compile(r"find_in_parent_folders\s*\(")
-_DEFAULT_PARENT = re.compile(r"\bfind_in_parent_folders\s*\(\s*\)")
-_LIST_FILLER = re.compile(r"[\s,]*")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_FIND = re.compile(r"find_in_parent_folders\s*\(\s*")
+_FILLER = re.compile(r"[\s,]*")
+_COMMA = re.compile(r"\s*,\s*")
+_FIND_DEFAULTS = ("terragrunt.hcl", "terragrunt.hcl.json")  # find_in_parent_folders() looks for these
 
 
 @dataclass(frozen=True)
 class Literals:
-    """A file's tails: how the paths it names can end."""
+    """How the paths a file names can end."""
 
     tails: frozenset[str]  # whole trailing names, `a/b` for `"../a/b"` and `"${x}/a/b"`
     glued: frozenset[str]  # a tail glued to an interpolation, `.hcl` for `"${name}.hcl"`: any text before
     unbounded: bool  # a reference whose path ends with an interpolation or is no string at all
 
 
-@dataclass(frozen=True)
-class _String:
-    start: int
-    end: int
-    tail: str  # the literal text after the last interpolation
-    interpolated: bool
-
-
-def scan(text: str, references: bool) -> Literals:
-    """The tails of every string in `text`; with `references`, whether some reference is unbounded."""
-    strings = {string.start: string for string in _strings(text)}
+def scan(text: str, directory: str | None, references: bool = True) -> Literals:
+    """The tails of the paths `text` writes. `directory`: the root-relative directory plain relative
+    strings are resolved against (None in a file included elsewhere: the includer's directory counts).
+    `references`: whether a reference without a tail makes the file unbounded (Terraform requires
+    literal module sources, so in a `.tf` file it cannot be a module's)."""
     tails: set[str] = set()
     glued: set[str] = set()
-    for string in strings.values():
-        tail, is_glued = normal_tail(string.tail, string.interpolated)
-        if tail:
-            (glued if is_glued else tails).add(tail)
-    if _DEFAULT_PARENT.search(text):  # find_in_parent_folders() looks for terragrunt.hcl(.json)
-        tails.update(("terragrunt.hcl", "terragrunt.hcl.json"))
-    unbounded = references and any(not _bounded(text, m.end(), strings) for m in _SITE.finditer(text))
+    unbounded = False
+    for site in _SITE.finditer(text):
+        if site.start() and text[site.start() - 1] in _NAME_CHARS:
+            continue
+        for value in _values(text, site.end()):
+            if value is None:
+                unbounded = unbounded or references
+                continue
+            tail, interpolated, resolvable = value
+            if resolvable and directory is not None and tail.startswith(("./", "../")):
+                resolved = posixpath.normpath(posixpath.join(directory, strip_query(tail)))
+                if not resolved.startswith("../"):
+                    tails.add(resolved)
+                    continue
+            names, is_glued = normal_tail(tail, interpolated)
+            if names:
+                (glued if is_glued else tails).add(names)
+            else:
+                unbounded = unbounded or references
     return Literals(frozenset(tails), frozenset(glued), unbounded)
 
 
+def strip_query(path: str) -> str:
+    return path.split("?", 1)[0].replace("//", "/")
+
+
+@functools.lru_cache(maxsize=4096)
 def normal_tail(tail: str, interpolated: bool) -> tuple[str, bool]:
     """The names a tail ends a path with, and whether text before it may extend its first name.
 
@@ -102,24 +129,62 @@ def tail_matches(tail: str, glued: bool, wanted: set[str]) -> bool:
     return any(suffix.endswith(tail) for suffix in wanted) if glued else tail in wanted
 
 
-def _bounded(text: str, at: int, strings: dict[int, _String]) -> bool:
-    """Whether the value written at `at` ends with literal text: a string with a tail, or a list of them."""
-    string = strings.get(at)
-    if string is not None:
-        return bool(normal_tail(string.tail, string.interpolated)[0])
-    if _BOUNDED_CALL.match(text, at):
-        return True
+_Value = tuple[str, bool, bool]  # a string's tail, whether an interpolation precedes it, whether plain
+
+
+def _values(text: str, at: int) -> Iterator[_Value | None]:
+    """The strings a reference's value at `at` ends with; None for a value that ends with no string."""
+    if text.startswith('"', at):
+        yield _string_at(text, at, resolvable=True)
+        return
+    call = _FIND.match(text, at)
+    if call is not None:  # names searched for upwards, then the fallback: never relative to this file
+        if text.startswith(")", call.end()):
+            yield from ((name, False, False) for name in _FIND_DEFAULTS)
+            return
+        position = call.end()
+        for _ in range(2):
+            if not text.startswith('"', position):
+                yield None
+                return
+            found: list[_String] = []
+            position = _string(text, position, found)
+            yield _value(found[-1], resolvable=False)
+            comma = _COMMA.match(text, position)
+            if comma is None:
+                return
+            position = comma.end()
+        return
     if text.startswith("[", at):
         position = at + 1
         while True:
-            position = _skip(_LIST_FILLER, text, position)
+            position = _skip(_FILLER, text, position)
             if text.startswith("]", position):
-                return True
-            item = strings.get(position)
-            if item is None or not normal_tail(item.tail, item.interpolated)[0]:
-                return False
-            position = item.end
-    return False
+                return
+            if not text.startswith('"', position):
+                yield None
+                return
+            items: list[_String] = []
+            position = _string(text, position, items)
+            yield _value(items[-1], resolvable=True)
+    yield None
+
+
+def _string_at(text: str, at: int, resolvable: bool) -> _Value:
+    found: list[_String] = []
+    _string(text, at, found)
+    return _value(found[-1], resolvable)  # the outermost string is found last
+
+
+def _value(string: _String, resolvable: bool) -> _Value:
+    return string.tail, string.interpolated, resolvable and not string.interpolated
+
+
+@dataclass(frozen=True)
+class _String:
+    end: int
+    tail: str  # the literal text after the last interpolation
+    interpolated: bool
 
 
 def _skip(pattern: re.Pattern[str], text: str, position: int) -> int:
@@ -128,43 +193,16 @@ def _skip(pattern: re.Pattern[str], text: str, position: int) -> int:
     return match.end() if match is not None else position
 
 
-def _strings(text: str) -> Iterator[_String]:
-    """Every string of the text, nested ones (inside interpolations) included."""
-    position = 0
-    while True:
-        token = _TOKEN.search(text, position)
-        if token is None:
-            return
-        lexeme = token.group(0)
-        if lexeme.startswith('"') and len(lexeme) > 1:
-            yield _String(token.start(), token.end(), lexeme[1:-1], False)
-            position = token.end()
-        elif lexeme == '"':
-            found: list[_String] = []
-            position = _string(text, token.start(), found)
-            yield from found
-        elif token.group(1) is not None:  # a heredoc: its interpolations may hold strings
-            end = re.compile(rf"^[ \t]*{re.escape(token.group(1))}[ \t]*$", re.M).search(text, token.end())
-            stop = end.start() if end is not None else len(text)
-            found = []
-            for interpolation in _INTERPOLATION.finditer(text, token.end(), stop):
-                _expression(text, interpolation.end(), found)
-            yield from found
-            position = end.end() if end is not None else len(text)
-        else:
-            position = token.end()
-
-
 def _string(text: str, start: int, found: list[_String]) -> int:
-    """Scans the string opening at `start` into `found` (its nested strings too); returns its end."""
+    """Scans the string opening at `start` into `found` (its nested strings first); returns its end."""
     position, tail_start, interpolated = start + 1, start + 1, False
     while True:
         position = _skip(_STRING_BODY, text, position)
         if position >= len(text) or text[position] == "\n":  # unterminated: what was read counts
-            found.append(_String(start, position, text[tail_start:position], interpolated))
+            found.append(_String(position, text[tail_start:position], interpolated))
             return position
         if text[position] == '"':
-            found.append(_String(start, position + 1, text[tail_start:position], interpolated))
+            found.append(_String(position + 1, text[tail_start:position], interpolated))
             return position + 1
         position = _expression(text, position + 2, found)  # `${` or `%{`
         tail_start, interpolated = position, True
