@@ -121,3 +121,20 @@ def test_a_file_is_a_candidate_whenever_the_path_it_names_matters(
         return  # outside the root: nothing there changes
     suffixes = wanted(resolved)
     assert lits.unbounded or literals.matches(lits, suffixes, suffixes), (written, resolved, lits)
+
+
+def test_relevant_blanks_what_holds_no_reference_and_keeps_every_offset() -> None:
+    text = (
+        'include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n'
+        'locals {\n  name = "x"\n}\n'
+        'inputs = {\n  a = "b"\n  c = <<EOF\n}{\nEOF\n}\n'
+        'generate "p" {\n  path = "provider.tf"\n}\n'
+        'remote_state {\n  backend = "s3"\n}\n'
+    )
+    blanked = literals.relevant(text)
+    assert len(blanked) == len(text) and blanked.count("\n") == text.count("\n")
+    assert "inputs" not in blanked and "remote_state" not in blanked
+    for kept in ('include "root"', "locals {", 'generate "p"'):
+        assert blanked.index(kept) == text.index(kept)
+    # unbalanced: parsed whole, so that python-hcl2 reports the error
+    assert literals.relevant("terraform {\n  x = 1\n") == "terraform {\n  x = 1\n"

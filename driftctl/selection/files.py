@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Iterable
 
 from driftctl.selection.graph import TF_SUFFIXES
+from driftctl.selection.literals import relevant
 from driftctl.selection.paths import join
 from driftctl.selection.refs import Dialect, FileRefs, ParseFailure, parse_bytes
 
@@ -48,7 +49,7 @@ class DiskFiles:
             data = self.data(path)
             if data is not None:
                 self.parsed += 1
-            self._refs[key] = None if data is None else parse_bytes(data, dialect)
+            self._refs[key] = None if data is None else parse_bytes(data, dialect, relevant)
         return self._refs[key]
 
     def is_file(self, path: str) -> bool:

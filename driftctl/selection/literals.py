@@ -222,3 +222,57 @@ def _expression(text: str, position: int, found: list[_String]) -> int:
         position = token.end()
         if depth == 0:
             return position
+
+
+_STRUCTURE = re.compile(r'["{}\[\]()\n#]|//|/\*|<<-?[ \t]*"?(\w+)"?[ \t]*\n')
+_OPENS, _CLOSES = frozenset("{[("), frozenset("}])")
+_BLANK = re.compile(r"[^\n]")
+_LOCALS = re.compile(r"\s*locals\b")
+
+
+def relevant(text: str) -> str:
+    """The text with every top-level item that holds no reference site, and is no `locals`, blanked.
+
+    Blanking keeps every offset and line, so positions python-hcl2 reports stay true; what is blanked
+    cannot name a path (a reference is written at a site), so parsing it would only cost time. Text
+    whose structure this cannot follow (an unbalanced bracket) comes back whole.
+    """
+    kept: list[str] = []
+    start = position = depth = 0
+    while True:
+        token = _STRUCTURE.search(text, position)
+        if token is None:
+            break
+        lexeme, position = token.group(0), token.end()
+        if lexeme == '"':
+            position = _string(text, token.start(), [])
+        elif lexeme in ("#", "//"):
+            newline = text.find("\n", position)
+            position = len(text) if newline < 0 else newline
+        elif lexeme == "/*":
+            close = text.find("*/", position)
+            position = len(text) if close < 0 else close + 2
+        elif token.group(1) is not None:  # a heredoc: to its closing marker's line
+            end = re.compile(rf"^[ \t]*{re.escape(token.group(1))}[ \t]*$", re.M).search(text, position)
+            position = len(text) if end is None else end.end()
+        elif lexeme in _OPENS:
+            depth += 1
+        elif lexeme in _CLOSES:
+            depth -= 1
+            if depth < 0:
+                return text
+        elif depth == 0:  # a newline ending a top-level item
+            kept.append(_keep(text[start:position]))
+            start = position
+    if depth:
+        return text
+    kept.append(_keep(text[start:]))
+    return "".join(kept)
+
+
+def _keep(item: str) -> str:
+    if _LOCALS.match(item) or any(
+        not (site.start() and item[site.start() - 1] in _NAME_CHARS) for site in _SITE.finditer(item)
+    ):
+        return item
+    return _BLANK.sub(" ", item)

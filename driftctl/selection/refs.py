@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import hcl2
@@ -179,12 +179,15 @@ _EXPRESSIONS = frozenset({"expr_term", "binary_op", "unary_op", "conditional"})
 _OPAQUE_TOKENS = frozenset({"HEREDOC_TEMPLATE", "HEREDOC_TEMPLATE_TRIM", "TEMPLATE_STRING"})
 
 
-def parse_text(text: str, dialect: Dialect) -> FileRefs:
-    """The references in one file's text; raises HclError when python-hcl2 cannot parse it."""
+def parse_text(text: str, dialect: Dialect, skip: Callable[[str], str] = str) -> FileRefs:
+    """The references in one file's text; raises HclError when python-hcl2 cannot parse it.
+
+    `skip` may blank what cannot hold a reference, keeping offsets: only the rest is parsed.
+    """
     text = text.removeprefix("\ufeff")
     if not _MAY_REFER[dialect].search(text):
         return FileRefs()
-    return _file_refs(parse_tree(text), text, dialect)
+    return _file_refs(parse_tree(skip(text)), text, dialect)
 
 
 def parse_tree(text: str) -> Tree[Token]:
@@ -196,13 +199,13 @@ def parse_tree(text: str) -> Tree[Token]:
     return tree
 
 
-def parse_bytes(data: bytes, dialect: Dialect) -> FileRefs | ParseFailure:
+def parse_bytes(data: bytes, dialect: Dialect, skip: Callable[[str], str] = str) -> FileRefs | ParseFailure:
     """`parse_text` for a file's bytes, with failures as values."""
     try:
         text = data.decode("utf-8")
         if dialect is Dialect.TERRAFORM_JSON:
             return _json_module_refs(json.loads(text))
-        return parse_text(text, dialect)
+        return parse_text(text, dialect, skip)
     except UnicodeDecodeError as error:
         return ParseFailure(f"not UTF-8 ({error.reason} at byte {error.start})")
     except json.JSONDecodeError as error:
