@@ -1,0 +1,208 @@
+"""Exact `--changed` selections on real git repositories in the layouts people use.
+
+Each test builds a repository, commits a change and asserts the exact units chosen (no fallback),
+or the fallback and the file, line and expression it names when something truly cannot be known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+import pytest
+from test_selection_git import GitRepo, isolate_git
+
+from driftctl.discover import discover
+from driftctl.model import Selection, Tool
+from driftctl.selection import select_changed
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(monkeypatch)
+
+
+def choose(repo: GitRepo, parents: Collection[str] = (), **options: object) -> Selection:
+    """The selection for HEAD~1..HEAD; `parents`: include parents, which are never units."""
+    stacks = [s for s in discover(repo.path, Tool.TERRAGRUNT) if s.id not in parents]
+    return select_changed(repo.path, stacks, **options)  # type: ignore[arg-type]
+
+
+def ids(selection: Selection) -> list[str]:
+    assert selection.fallback_reason is None, selection.fallback_reason
+    return [s.id for s in selection.stacks]
+
+
+def append(repo: GitRepo, path: str) -> None:
+    target = repo.path / path
+    target.write_text(target.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    repo.commit(f"change {path}")
+
+
+def module(repo: GitRepo, path: str, *calls: str) -> None:
+    body = "".join(f'module "m{n}" {{\n  source = "{call}"\n}}\n' for n, call in enumerate(calls))
+    repo.write(f"{path}/main.tf", body + 'resource "null_resource" "x" {}\n')
+
+
+def test_legacy_root_terragrunt_hcl(tmp_path: Path) -> None:
+    """The layout before root.hcl: units include the root `terragrunt.hcl` with find_in_parent_folders()."""
+    repo = GitRepo.create(tmp_path / "legacy")
+    repo.write("terragrunt.hcl", 'remote_state {\n  backend = "local"\n}\n')
+    repo.write("README.md", "docs\n")
+    module(repo, "modules/vpc")
+    module(repo, "modules/app")
+    for unit, source in [("prod/vpc", "vpc"), ("prod/app", "app"), ("dev/app", "app")]:
+        repo.write(
+            f"{unit}/terragrunt.hcl",
+            "include {\n  path = find_in_parent_folders()\n}\n"
+            f'terraform {{\n  source = "../../modules//{source}"\n}}\n',
+        )
+    repo.write("prod/app/README.md", "app docs\n")
+    repo.commit("legacy")
+    append(repo, "README.md")
+    assert ids(choose(repo, ["."])) == []
+    append(repo, "modules/app/main.tf")
+    assert ids(choose(repo, ["."])) == ["dev/app", "prod/app"]
+    append(repo, "prod/app/README.md")
+    assert ids(choose(repo, ["."])) == ["prod/app"]
+    append(repo, "terragrunt.hcl")  # the parent every unit includes: a global file too
+    assert ids(choose(repo, ["."])) == ["dev/app", "prod/app", "prod/vpc"]
+    assert ids(choose(repo, ["."], global_patterns=[])) == ["dev/app", "prod/app", "prod/vpc"]
+    assert choose(repo, ["."], global_patterns=[]).reasons["prod/vpc"] == ("include terragrunt.hcl changed",)
+
+
+def test_mid_level_parents(tmp_path: Path) -> None:
+    """`prod/terragrunt.hcl` and `terraform/envs/terragrunt.hcl` are included by the units below them."""
+    repo = GitRepo.create(tmp_path / "mid")
+    repo.write("prod/terragrunt.hcl", 'inputs = {\n  env = "prod"\n}\n')
+    repo.write("terraform/envs/terragrunt.hcl", 'inputs = {\n  env = "any"\n}\n')
+    repo.write("prod/README.md", "prod docs\n")
+    for unit in ("prod/a", "prod/b", "terraform/envs/c"):
+        repo.write(f"{unit}/terragrunt.hcl", "include {\n  path = find_in_parent_folders()\n}\n")
+    repo.commit("mid-level parents")
+    parents = ["prod", "terraform/envs"]
+    append(repo, "prod/README.md")
+    assert ids(choose(repo, parents)) == []
+    append(repo, "prod/terragrunt.hcl")
+    selection = choose(repo, parents)
+    assert ids(selection) == ["prod/a", "prod/b"]
+    assert selection.reasons["prod/a"] == ("include prod/terragrunt.hcl changed",)
+    append(repo, "terraform/envs/terragrunt.hcl")
+    assert ids(choose(repo, parents)) == ["terraform/envs/c"]
+
+
+def test_envcommon_named_after_the_unit(tmp_path: Path) -> None:
+    """`_envcommon/${basename(get_terragrunt_dir())}.hcl` and a source named after the unit in the parent."""
+    repo = GitRepo.create(tmp_path / "envcommon")
+    repo.write(
+        "live/common.hcl",
+        "terraform {\n"
+        '  source = "${get_parent_terragrunt_dir()}/../modules/${basename(path_relative_to_include())}"\n'
+        "}\n",
+    )
+    repo.write("_envcommon/app.hcl", 'inputs = {\n  tier = "app"\n}\n')
+    repo.write("_envcommon/db.hcl", 'inputs = {\n  tier = "db"\n}\n')
+    repo.write("README.md", "docs\n")
+    repo.write("docs/guide.md", "guide\n")
+    for name in ("app", "db"):
+        module(repo, f"modules/{name}")
+    for env in ("prod", "dev"):
+        for name in ("app", "db"):
+            repo.write(
+                f"live/{env}/{name}/terragrunt.hcl",
+                'include "root" {\n  path = find_in_parent_folders("common.hcl")\n}\n'
+                'include "common" {\n'
+                '  path = "${get_repo_root()}/_envcommon/${basename(get_terragrunt_dir())}.hcl"\n}\n',
+            )
+    repo.commit("envcommon")
+    for docs in ("README.md", "docs/guide.md"):  # docs-only commits plan nothing
+        append(repo, docs)
+        assert ids(choose(repo)) == []
+    append(repo, "_envcommon/app.hcl")
+    selection = choose(repo)
+    assert ids(selection) == ["live/dev/app", "live/prod/app"]
+    assert selection.reasons["live/prod/app"] == ("include _envcommon/app.hcl changed",)
+    append(repo, "modules/db/main.tf")
+    selection = choose(repo)
+    assert ids(selection) == ["live/dev/db", "live/prod/db"]
+    assert selection.reasons["live/dev/db"] == (
+        "include live/common.hcl <- source modules/db <- modules/db/main.tf changed",
+    )
+    append(repo, "live/common.hcl")
+    assert len(ids(choose(repo))) == 4
+
+
+def test_get_env_with_a_default_is_evaluated(tmp_path: Path) -> None:
+    repo = GitRepo.create(tmp_path / "env")
+    module(repo, "modules/app")
+    module(repo, "modules/db")
+    repo.write(
+        "prod/app/terragrunt.hcl",
+        'terraform {\n  source = "${get_env("MODULES_DIR", "../../modules")}/app"\n}\n',
+    )
+    repo.write("prod/db/terragrunt.hcl", 'terraform {\n  source = "../../modules/db"\n}\n')
+    repo.write("README.md", "docs\n")
+    repo.commit("env")
+    append(repo, "README.md")
+    assert ids(choose(repo)) == []
+    append(repo, "modules/app/main.tf")
+    assert ids(choose(repo)) == ["prod/app"]
+
+
+def test_unknown_paths_match_only_what_they_can_be(tmp_path: Path) -> None:
+    """An unknown dependency is matched against chosen units only, an unknown source against modules."""
+    repo = GitRepo.create(tmp_path / "unknown")
+    module(repo, "modules/app")
+    repo.write("prod/vpc/terragrunt.hcl", "inputs = {}\n")
+    repo.write("prod/db/terragrunt.hcl", 'terraform {\n  source = "../../modules/app"\n}\n')
+    repo.write("prod/app/terragrunt.hcl", 'dependency "x" {\n  config_path = get_env("DEPENDENCY")\n}\n')
+    repo.write("prod/web/terragrunt.hcl", 'terraform {\n  source = "${get_env("MODULES")}//app"\n}\n')
+    module(repo, "modules/other")
+    repo.write("docs/a.md", "a\n")
+    repo.write("shared/data.json", "{}\n")
+    repo.commit("unknown")
+    append(repo, "docs/a.md")
+    assert ids(choose(repo)) == []
+    append(repo, "shared/data.json")
+    assert ids(choose(repo)) == []
+    append(repo, "prod/vpc/terragrunt.hcl")
+    selection = choose(repo)
+    assert selection.fallback_reason == (
+        'prod/app/terragrunt.hcl:2: cannot resolve get_env("DEPENDENCY") (get_env(...) cannot be evaluated'
+        " without running Terragrunt) and it may refer to prod/vpc, read by prod/app"
+    )
+    append(repo, "modules/other/main.tf")  # `<unknown>/app` cannot be modules/other
+    assert ids(choose(repo)) == []
+    append(repo, "modules/app/main.tf")
+    planned = {"prod/db", "prod/vpc", "prod/web"}
+    selection = choose(repo, only=planned)
+    assert selection.fallback_reason == (
+        'prod/web/terragrunt.hcl:2: cannot resolve "${get_env("MODULES")}//app" (get_env(...) cannot be'
+        " evaluated without running Terragrunt) and it may refer to modules/app, read by prod/web"
+    )
+    # a unit that is not planned never forces the fallback
+    assert ids(choose(repo, only={"prod/db", "prod/vpc"})) == ["prod/db"]
+
+
+def test_terragrunt_caches_and_generated_stacks_are_no_change(tmp_path: Path) -> None:
+    repo = GitRepo.create(tmp_path / "caches")
+    repo.write("prod/app/terragrunt.hcl", "inputs = {}\n")
+    repo.commit("unit")
+    repo.write("prod/app/.terragrunt-cache/abc/main.tf", "# downloaded\n")
+    repo.write(".terragrunt-stack/x/terragrunt.hcl", "# generated\n")
+    repo.git("add", "-f", "prod/app/.terragrunt-cache", ".terragrunt-stack")
+    repo.commit("generated files committed by mistake")
+    selection = choose(repo)
+    assert ids(selection) == [] and selection.removed == ()
+
+
+def test_mise_toml_is_a_global_file(tmp_path: Path) -> None:
+    repo = GitRepo.create(tmp_path / "mise")
+    repo.write("prod/app/terragrunt.hcl", "inputs = {}\n")
+    repo.write("prod/db/terragrunt.hcl", "inputs = {}\n")
+    repo.commit("units")
+    repo.write("mise.toml", '[tools]\nterragrunt = "0.99.0"\n')
+    repo.commit("pin tools")
+    selection = choose(repo)
+    assert ids(selection) == ["prod/app", "prod/db"]
+    assert selection.reasons["prod/db"] == ("global file mise.toml added",)
