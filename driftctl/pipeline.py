@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, pushgateway, report, schedule
+from driftctl import __version__, alerts, discover, names, pushgateway, report, schedule
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
@@ -210,6 +210,7 @@ def plan(
     push, so a failed push never loses the run's results.
     """
     binary, metrics = preflight(config, environ)
+    selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
     order = schedule.longest_first(selection.stacks, previous_durations(metrics))
     results = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
