@@ -7,8 +7,8 @@ the last commits that change something, the selection for `HEAD~1..HEAD` is comp
 that reads every unit without the pre-filter, at both commits: a unit is affected when the content of
 anything it reads (its directory, its config and what that includes or reads, its source module and
 the modules that calls, the parent folders it searches) differs between the two, or a unit it depends
-on is affected. Printed per commit: exact, over (more than the oracle) or under (less: a miss), with
-the differences and any fallback reason.
+on is affected or was removed. Printed per commit: exact, over (more than the oracle) or under (less:
+a miss), with the differences and any fallback reason.
 """
 
 from __future__ import annotations
@@ -81,10 +81,11 @@ def oracle(clone: Path, commit: str, root_config: str) -> tuple[set[str], set[st
     git(clone, "checkout", "-q", "--detach", commit)
     after, dependencies, unknown = digests(clone, root_config)
     affected = {unit for unit, digest in after.items() if before.get(unit) != digest}
+    affected |= set(before) - set(after)  # removed: the units still depending on one are affected
     while True:
         more = {u for u, deps in dependencies.items() if u not in affected and set(deps) & affected}
         if not more:
-            return affected, unknown
+            return affected & set(after), unknown
         affected |= more
 
 
