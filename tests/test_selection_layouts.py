@@ -13,7 +13,7 @@ import pytest
 from test_selection_git import GitRepo, isolate_git
 
 from driftctl.discover import discover
-from driftctl.model import Selection, Tool
+from driftctl.model import Selection, Stack, Tool
 from driftctl.selection import select_changed
 
 
@@ -206,3 +206,115 @@ def test_mise_toml_is_a_global_file(tmp_path: Path) -> None:
     selection = choose(repo)
     assert ids(selection) == ["prod/app", "prod/db"]
     assert selection.reasons["prod/db"] == ("global file mise.toml added",)
+
+
+def stacks_repo(tmp_path: Path) -> tuple[GitRepo, list[Stack]]:
+    """live/terragrunt.stack.hcl: `app` from a local catalog unit, `db` from a remote one."""
+    repo = GitRepo.create(tmp_path / "stacks")
+    repo.write("root.hcl", 'remote_state {\n  backend = "local"\n}\n')
+    repo.write("live/account.hcl", 'locals {\n  account = "prod"\n}\n')
+    repo.write("other/x.hcl", "locals {}\n")
+    repo.write("README.md", "docs\n")
+    repo.write(
+        "live/terragrunt.stack.hcl",
+        'unit "app" {\n  source = "../catalog/units/app"\n  path = "app"\n}\n'
+        'unit "db" {\n  source = "git::https://example.com/units.git//db?ref=v1"\n  path = "db"\n}\n',
+    )
+    repo.write(
+        "catalog/units/app/terragrunt.hcl",
+        'include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n'
+        'locals {\n  account = read_terragrunt_config(find_in_parent_folders("account.hcl"))\n}\n'
+        'terraform {\n  source = "${get_repo_root()}/catalog/modules/app"\n}\n',
+    )
+    module(repo, "catalog/modules/app")
+    repo.write("live/classic/terragrunt.hcl", 'terraform {\n  source = "../../catalog/modules/app"\n}\n')
+    repo.commit("stacks")
+    root = repo.path.resolve()
+    stack_file = root / "live/terragrunt.stack.hcl"
+    units = [
+        Stack(
+            "live/.terragrunt-stack/app",
+            root / "live/.terragrunt-stack/app",
+            Tool.TERRAGRUNT,
+            config=root / "catalog/units/app/terragrunt.hcl",
+            stack_files=(stack_file,),
+            source="../catalog/units/app",
+            source_dir=root / "catalog/units/app",
+        ),
+        Stack(
+            "live/.terragrunt-stack/db",
+            root / "live/.terragrunt-stack/db",
+            Tool.TERRAGRUNT,
+            stack_files=(stack_file,),
+            source="git::https://example.com/units.git//db?ref=v1",
+        ),
+        Stack(
+            "live/classic",
+            root / "live/classic",
+            Tool.TERRAGRUNT,
+            config=root / "live/classic/terragrunt.hcl",
+        ),
+    ]
+    return repo, units
+
+
+def test_stacks_units(tmp_path: Path) -> None:
+    """Units generated from terragrunt.stack.hcl, as discovery describes them (`Stack.stack_files`...)."""
+    repo, units = stacks_repo(tmp_path)
+    app, db = "live/.terragrunt-stack/app", "live/.terragrunt-stack/db"
+
+    def chosen(**options: object) -> Selection:
+        return select_changed(repo.path, units, **options)  # type: ignore[arg-type]
+
+    for unrelated in ("README.md", "other/x.hcl"):
+        append(repo, unrelated)
+        assert ids(chosen()) == []
+    append(repo, "live/terragrunt.stack.hcl")
+    selection = chosen()
+    assert ids(selection) == [app, db]
+    assert selection.reasons[db][0] == "stack file live/terragrunt.stack.hcl changed"
+    append(repo, "catalog/units/app/terragrunt.hcl")
+    selection = chosen()
+    assert ids(selection) == [app]
+    assert selection.reasons[app] == (
+        "unit source catalog/units/app <- catalog/units/app/terragrunt.hcl changed",
+    )
+    append(repo, "catalog/modules/app/main.tf")
+    selection = chosen()
+    assert ids(selection) == [app, "live/classic"]
+    assert selection.reasons[app] == ("source catalog/modules/app <- catalog/modules/app/main.tf changed",)
+    # the remote unit may read any *.hcl above it; the local one reads account.hcl
+    append(repo, "live/account.hcl")
+    selection = chosen()
+    assert ids(selection) == [app, db]
+    assert selection.reasons[app] == ("read_terragrunt_config live/account.hcl changed",)
+    assert selection.reasons[db] == ("remote unit source: live/account.hcl changed",)
+    append(repo, "root.hcl")
+    assert ids(chosen(global_patterns=[])) == [app, db]  # live/classic includes nothing
+
+
+def test_excluded_units_are_never_chosen_nor_force_the_fallback(tmp_path: Path) -> None:
+    repo = GitRepo.create(tmp_path / "excluded")
+    repo.write("prod/app/terragrunt.hcl", "inputs = {}\n")
+    repo.write("prod/old/terragrunt.hcl", 'inputs = {\n  x = file(get_env("SECRET_FILE"))\n}\n')
+    repo.write("docs/a.md", "a\n")
+    repo.commit("units")
+    root = repo.path.resolve()
+    units = [
+        Stack("prod/app", root / "prod/app", Tool.TERRAGRUNT),
+        Stack(
+            "prod/old",
+            root / "prod/old",
+            Tool.TERRAGRUNT,
+            excluded="exclude block in prod/old/terragrunt.hcl",
+        ),
+    ]
+    append(repo, "docs/a.md")
+    selection = select_changed(repo.path, units)
+    assert ids(selection) == [] and selection.known == ("prod/app", "prod/old")
+    append(repo, "prod/old/terragrunt.hcl")
+    assert ids(select_changed(repo.path, units)) == []
+    units[1] = Stack("prod/old", root / "prod/old", Tool.TERRAGRUNT)
+    assert select_changed(repo.path, units).fallback_reason is None  # chosen itself: no fallback needed
+    append(repo, "docs/a.md")
+    assert select_changed(repo.path, units).fallback_reason is not None

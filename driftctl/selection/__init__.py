@@ -50,6 +50,8 @@ def select_for_changes(
     planned and what may force the fallback. `Selection.known` is every unit's id.
     """
     ids = tuple(stack.id for stack in stacks)
+    # units Terragrunt would not plan (an exclude block, skip) are never chosen, nor force the fallback
+    only = {s.id for s in stacks if s.excluded is None and (only is None or s.id in only)}
     if changes.fallback_reason is not None:
         return _restrict(everything(stacks, changes.fallback_reason), ids, only)
     root_dir, top = root.resolve().as_posix(), changes.top.resolve().as_posix()

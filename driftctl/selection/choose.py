@@ -165,6 +165,10 @@ def affected(
             if directory not in ids:  # depends on a directory that is no unit (any more)
                 for stack_id in index.dependents.get(directory, ()):
                     add(stack_id, f"dependency {show(directory)} <- {touch.description}")
+        if touch.path.endswith(".hcl"):
+            directory = posixpath.dirname(touch.path) or "."
+            for stack_id in index.hcl_dirs.get(directory, ()):
+                add(stack_id, f"remote unit source: {touch.description}")
 
     queue = deque(reasons)
     while queue:
@@ -197,20 +201,24 @@ class _Index:
     files: Mapping[str, list[tuple[str, Watch]]]
     directories: Mapping[str, list[tuple[str, Watch]]]
     dependents: Mapping[str, list[str]]
+    hcl_dirs: Mapping[str, list[str]]
 
     @classmethod
     def build(cls, inputs: Mapping[str, StackInputs]) -> _Index:
         files: dict[str, list[tuple[str, Watch]]] = {}
         directories: dict[str, list[tuple[str, Watch]]] = {}
         dependents: dict[str, list[str]] = {}
+        hcl_dirs: dict[str, list[str]] = {}
         for stack_id, stack_inputs in inputs.items():
+            for directory in stack_inputs.hcl_dirs:
+                hcl_dirs.setdefault(directory, []).append(stack_id)
             for watch in stack_inputs.watches:
                 (directories if watch.directory else files).setdefault(watch.path, []).append(
                     (stack_id, watch)
                 )
             for dependency in stack_inputs.dependencies:
                 dependents.setdefault(dependency, []).append(stack_id)
-        return cls(files, directories, dependents)
+        return cls(files, directories, dependents, hcl_dirs)
 
 
 def fallback_reason(

@@ -18,7 +18,7 @@ from driftctl.model import Stack
 from driftctl.selection import choose, literals
 from driftctl.selection.evaluate import MAX_DEPTH, TERRAGRUNT_CONFIG
 from driftctl.selection.files import DiskFiles
-from driftctl.selection.graph import TF_SUFFIXES, Graph, ModuleEdges, StackInputs
+from driftctl.selection.graph import TF_SUFFIXES, Graph, ModuleEdges, StackInputs, config_of
 from driftctl.selection.paths import ancestors, join, relative
 from driftctl.selection.refs import Call, Dialect, FileRefs, Lit, LocalVar, PathExpr
 
@@ -38,6 +38,11 @@ class Frontier:
     def __init__(self, root: str, stacks: Sequence[Stack], files: DiskFiles, graph: Graph) -> None:
         self.root, self.stacks, self.files, self.graph = root, stacks, files, graph
         self._units = {join(root, stack.id): stack for stack in stacks}
+        self._configs: dict[str, list[Stack]] = {}  # a config file -> the units it configures
+        for stack in stacks:
+            config = config_of(stack, join(root, stack.id))
+            if config is not None:
+                self._configs.setdefault(config, []).append(stack)
         self._ids = {stack.id for stack in stacks}
         self._touched: set[str] = set()  # root-relative paths a change touched
         self._holding: set[str] = set()  # ... and the directories holding them
@@ -55,16 +60,22 @@ class Frontier:
         shared: set[str] = set()  # shared configuration files to check, absolute
         hot_modules, hot_shared = self._start(found), set[str]()
         candidates = [path for path in unseen if scanned[path].unbounded]  # type: ignore[union-attr]
+        # a Stacks unit reads its stack files and its source: few, and always worth reading
+        generated = [stack for stack in self.stacks if stack.stack_files]
         while True:
-            for path in candidates:
-                unseen.discard(path)
-                unit = self._unit_of(path)
-                if unit is not None and unit.id not in inputs:
+            units = [*generated, *(unit for path in candidates for unit in self._units_of(path))]
+            generated = []
+            for unit in units:
+                if unit.id not in inputs:
                     inputs[unit.id] = self.graph.stack_inputs(unit)
                     self._add(unit.id, inputs[unit.id])
-                elif unit is None and path.endswith(TF_SUFFIXES):
+            for path in candidates:
+                unseen.discard(path)
+                if self._units_of(path):
+                    continue
+                if path.endswith(TF_SUFFIXES):
                     modules.add(posixpath.dirname(path))
-                elif unit is None:
+                else:
                     shared.add(path)
             for directory in sorted(modules):
                 rel = relative(directory, self.root)
@@ -92,16 +103,18 @@ class Frontier:
         if data is None:
             return None
         tf = path.endswith(TF_SUFFIXES)
-        # a unit's or a module's own file is evaluated in its directory; a shared one in its includer's
-        own = tf or self._unit_of(path) is not None
+        # a unit's or a module's own file is evaluated in its directory; a shared one in its includer's,
+        # a Stacks unit's where it is generated
+        own = tf or any(not unit.stack_files for unit in self._units_of(path))
         directory = relative(posixpath.dirname(path), self.root) if own else None
         return literals.scan(data.decode("utf-8", "replace"), directory, references=not tf)
 
-    def _unit_of(self, path: str) -> Stack | None:
-        unit = self._units.get(posixpath.dirname(path))
-        if unit is None or not (posixpath.basename(path) == TERRAGRUNT_CONFIG or path.endswith(TF_SUFFIXES)):
-            return None
-        return unit
+    def _units_of(self, path: str) -> list[Stack]:
+        """The units a file configures: their config, or a Terraform file in a unit's directory."""
+        if path.endswith(TF_SUFFIXES):
+            unit = self._units.get(posixpath.dirname(path))
+            return [unit] if unit is not None else []
+        return self._configs.get(path, [])
 
     def _want(self, suffixes: Iterable[str]) -> None:
         for suffix in suffixes:

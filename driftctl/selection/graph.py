@@ -24,7 +24,7 @@ from driftctl.selection.evaluate import (
     Value,
     pattern,
 )
-from driftctl.selection.paths import join, relative, show
+from driftctl.selection.paths import ancestors, join, relative, show
 from driftctl.selection.refs import Dialect, ParseFailure, Ref, RefKind
 
 TF_SUFFIXES = (".tf", ".tofu", ".tf.json", ".tofu.json")
@@ -68,6 +68,9 @@ class StackInputs:
     dependencies: tuple[str, ...] = ()  # root-relative directories of the units it depends on
     unresolved: tuple[Unresolved, ...] = ()
     failures: tuple[tuple[str, str], ...] = ()  # (root-relative file, why it cannot be read)
+    # a unit whose config comes from a remote source: a change to a `*.hcl` file directly in one of
+    # these directories (its ancestors) may change what that config reads
+    hcl_dirs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,6 +79,7 @@ class _Collected:
     dependencies: list[str] = field(default_factory=list)
     unresolved: list[Unresolved] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    hcl_dirs: list[str] = field(default_factory=list)
 
     def freeze(self) -> StackInputs:
         return StackInputs(
@@ -83,6 +87,7 @@ class _Collected:
             tuple(dict.fromkeys(self.dependencies)),
             tuple(dict.fromkeys(self.unresolved)),
             tuple(dict.fromkeys(self.failures)),
+            tuple(dict.fromkeys(self.hcl_dirs)),
         )
 
 
@@ -108,9 +113,18 @@ class Graph:
     def stack_inputs(self, stack: Stack) -> StackInputs:
         directory = join(self.root, stack.id)
         collected = _Collected()
+        for stack_file in stack.stack_files:  # a Stacks unit: generated from these
+            step = Step("stack file", self._rel(stack_file.as_posix()))
+            collected.watches.append(Watch(step.path, False, (step,)))
+        if stack.source_dir is not None:  # ... out of this local source, copied as it is
+            step = Step("unit source", self._rel(stack.source_dir.as_posix()))
+            collected.watches.append(Watch(step.path, True, (step,)))
         if stack.tool is Tool.TERRAGRUNT:
-            config = join(directory, TERRAGRUNT_CONFIG)
-            self._config(config, Scope(directory, directory, config), (), collected, set(), 0)
+            config = config_of(stack, directory)
+            if config is not None:  # evaluated where the unit runs (a Stacks unit: where it is generated)
+                self._config(config, Scope(directory, directory, config), (), collected, set(), 0)
+            else:  # a remote source: whatever it reads, it can only find it above the unit
+                collected.hcl_dirs.extend([*ancestors(posixpath.dirname(stack.id)), "."])
         # Terraform files in the unit's own directory (all of a Terraform stack; an overlay on the
         # source for Terragrunt) call modules too; a Terraform stack is also the working directory
         self._modules_from(directory, (), collected, root_module=stack.tool is not Tool.TERRAGRUNT)
@@ -143,7 +157,7 @@ class Graph:
             out.failures.append((self._rel(path), parsed.message))
             return
         includes = scope.includes
-        if scope.parent is None and scope.file == join(scope.unit_dir, TERRAGRUNT_CONFIG):
+        if depth == 0:  # the unit's own config: its includes are what include.<label> means
             includes = self._includes(
                 parsed.refs, Scope(scope.config_dir, scope.unit_dir, path, None, parsed.locals)
             )
@@ -290,6 +304,13 @@ class Graph:
 
     def _rel(self, path: str) -> str:
         return relative(path, self.root)
+
+
+def config_of(stack: Stack, directory: str) -> str | None:
+    """The Terragrunt config a unit runs with; None for a Stacks unit whose source is remote."""
+    if stack.config is not None:
+        return stack.config.as_posix()
+    return None if stack.stack_files else join(directory, TERRAGRUNT_CONFIG)
 
 
 def tf_dialect(path: str) -> Dialect:
