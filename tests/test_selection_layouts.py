@@ -318,3 +318,30 @@ def test_excluded_units_are_never_chosen_nor_force_the_fallback(tmp_path: Path) 
     assert select_changed(repo.path, units).fallback_reason is None  # chosen itself: no fallback needed
     append(repo, "docs/a.md")
     assert select_changed(repo.path, units).fallback_reason is not None
+
+
+def test_terragrunt_hcl_json_units(tmp_path: Path) -> None:
+    repo = GitRepo.create(tmp_path / "json")
+    module(repo, "modules/app")
+    repo.write("prod/vpc/terragrunt.hcl", "inputs = {}\n")
+    repo.write(
+        "prod/app/terragrunt.hcl.json",
+        '{"terraform": {"source": "${get_terragrunt_dir()}/../../modules//app"},\n'
+        ' "dependency": {"vpc": {"config_path": "../vpc", "mock_outputs": {"id": "x"}}},\n'
+        ' "inputs": {"name": "app"}}\n',
+    )
+    repo.write("README.md", "docs\n")
+    repo.commit("json")
+    root = repo.path.resolve()
+    units = [
+        Stack("prod/app", root / "prod/app", Tool.TERRAGRUNT, config=root / "prod/app/terragrunt.hcl.json"),
+        Stack("prod/vpc", root / "prod/vpc", Tool.TERRAGRUNT, config=root / "prod/vpc/terragrunt.hcl"),
+    ]
+    append(repo, "README.md")
+    assert ids(select_changed(repo.path, units)) == []
+    append(repo, "modules/app/main.tf")
+    selection = select_changed(repo.path, units)
+    assert ids(selection) == ["prod/app"]
+    assert selection.reasons["prod/app"] == ("source modules/app <- modules/app/main.tf changed",)
+    append(repo, "prod/vpc/terragrunt.hcl")
+    assert ids(select_changed(repo.path, units)) == ["prod/app", "prod/vpc"]

@@ -26,7 +26,7 @@ from driftctl.selection.choose import (
 from driftctl.selection.evaluate import TERRAGRUNT_CONFIG
 from driftctl.selection.files import DiskFiles
 from driftctl.selection.frontier import CONFIG_SUFFIXES, Frontier
-from driftctl.selection.graph import TF_SUFFIXES, Graph
+from driftctl.selection.graph import TF_SUFFIXES, Graph, config_of
 from driftctl.selection.paths import join
 
 __all__ = ["DEFAULT_GLOBAL_PATTERNS", "explain_lines", "select_changed", "select_for_changes"]
@@ -77,9 +77,10 @@ def select_for_changes(
         return _restrict(everything(stacks, None, removed, default=global_reasons), ids, only)
     paths = [join(top, path) for path in git.work_files(changes.top) if path.endswith(CONFIG_SUFFIXES)]
     files.list(top, paths)
-    paths += [
-        join(root_dir, stack.id, TERRAGRUNT_CONFIG) for stack in stacks if stack.tool is Tool.TERRAGRUNT
-    ]
+    configs = (
+        config_of(stack, join(root_dir, stack.id)) for stack in stacks if stack.tool is Tool.TERRAGRUNT
+    )
+    paths += [config for config in configs if config is not None]  # found on disk, tracked or not
     reached = Frontier(root_dir, stacks, files, Graph(root_dir, top, files)).grow(paths, found)
     selection = select(stacks, reached.inputs, found, removed, planned=only, modules=reached.modules)
     return _restrict(selection, ids, only)

@@ -44,6 +44,8 @@ class DiskFiles:
         return self._data[path]
 
     def refs(self, path: str, dialect: Dialect) -> FileRefs | ParseFailure | None:
+        if dialect is Dialect.TERRAGRUNT and path.endswith(".json"):
+            dialect = Dialect.TERRAGRUNT_JSON  # terragrunt.hcl.json
         key = (path, dialect)
         if key not in self._refs:
             data = self.data(path)

@@ -22,7 +22,7 @@ from driftctl.selection.graph import TF_SUFFIXES, Graph, ModuleEdges, StackInput
 from driftctl.selection.paths import ancestors, join, relative
 from driftctl.selection.refs import Call, Dialect, FileRefs, Lit, LocalVar, PathExpr
 
-CONFIG_SUFFIXES = (".hcl", *TF_SUFFIXES)
+CONFIG_SUFFIXES = (".hcl", ".hcl.json", *TF_SUFFIXES)
 _NO_REFERENCES = frozenset({".terraform.lock.hcl"})
 _Tail = tuple[str, bool]  # the names a path ends with, and whether text before may extend the first
 

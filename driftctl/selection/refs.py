@@ -21,6 +21,7 @@ from lark import Token, Tree
 
 class Dialect(str, enum.Enum):
     TERRAGRUNT = "terragrunt"  # terragrunt.hcl, root.hcl, anything included or read_terragrunt_config'd
+    TERRAGRUNT_JSON = "terragrunt-json"  # terragrunt.hcl.json: the same blocks in JSON syntax
     TERRAFORM = "terraform"  # *.tf of a stack or a module
     TERRAFORM_JSON = "terraform-json"  # *.tf.json: only module sources are read from it
 
@@ -205,6 +206,8 @@ def parse_bytes(data: bytes, dialect: Dialect, skip: Callable[[str], str] = str)
         text = data.decode("utf-8")
         if dialect is Dialect.TERRAFORM_JSON:
             return _json_module_refs(json.loads(text))
+        if dialect is Dialect.TERRAGRUNT_JSON:
+            return parse_text(native_syntax(json.loads(text)), Dialect.TERRAGRUNT)
         return parse_text(text, dialect, skip)
     except UnicodeDecodeError as error:
         return ParseFailure(f"not UTF-8 ({error.reason} at byte {error.start})")
@@ -212,6 +215,80 @@ def parse_bytes(data: bytes, dialect: Dialect, skip: Callable[[str], str] = str)
         return ParseFailure(f"cannot parse JSON: {error}")
     except HclError as error:
         return ParseFailure(f"cannot parse: {error}")
+
+
+# the blocks of a Terragrunt config that hold references, and whether each level of them is labelled
+_JSON_BLOCKS = {
+    "include": None,
+    "dependency": True,
+    "dependencies": False,
+    "terraform": False,
+    "locals": False,
+}
+
+
+def native_syntax(document: object) -> str:
+    """A `terragrunt.hcl.json` document's reference-holding blocks in native syntax (lines differ).
+
+    In HCL's JSON syntax every string is a template, as a quoted string is in native syntax, so the
+    strings carry over as they are; python-hcl2 then reads the result like any other config.
+    """
+    if not isinstance(document, dict):
+        raise HclError("a terragrunt.hcl.json document must be an object")
+    blocks: list[str] = []
+    for kind, labelled in _JSON_BLOCKS.items():
+        for body in _bodies(document.get(kind)):
+            if labelled is None:  # include: labelled unless its body is the block itself
+                labelled = "path" not in body
+            items = body.items() if labelled else [("", body)]
+            for label, inner in items:
+                for block in _bodies(inner):
+                    name = f" {json.dumps(label)}" if label else ""
+                    attributes = "".join(
+                        f"  {key} = {_native(value)}\n" for key, value in block.items() if key.isidentifier()
+                    )
+                    blocks.append(f"{kind}{name} {{\n{attributes}}}\n")
+    return "".join(blocks)
+
+
+def _template(text: str) -> str:
+    """A JSON string as a quoted native template: literal parts escaped, interpolations as written."""
+    out, depth, quoted, index = ['"'], 0, False, 0
+    while index < len(text):
+        char = text[index]
+        if depth == 0:
+            if text.startswith(("${", "%{"), index) and not text.startswith(("$${", "%%{"), index - 1):
+                out.append(text[index : index + 2])
+                depth, index = 1, index + 2
+                continue
+            out.append({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(char, char))
+        else:  # an expression: copied as written, to its closing brace
+            out.append(char)
+            if quoted:
+                quoted = char != '"' or text[index - 1] == "\\"
+            elif char == '"':
+                quoted = True
+            elif char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+        index += 1
+    return "".join([*out, '"'])
+
+
+def _bodies(value: object) -> list[dict[str, object]]:
+    values = value if isinstance(value, list) else [value]
+    return [item for item in values if isinstance(item, dict)]
+
+
+def _native(value: object) -> str:
+    if isinstance(value, str):
+        return _template(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_native(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_native(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
 
 
 def _json_module_refs(document: object) -> FileRefs:
