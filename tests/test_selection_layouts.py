@@ -345,3 +345,38 @@ def test_terragrunt_hcl_json_units(tmp_path: Path) -> None:
     assert selection.reasons["prod/app"] == ("source modules/app <- modules/app/main.tf changed",)
     append(repo, "prod/vpc/terragrunt.hcl")
     assert ids(select_changed(repo.path, units)) == ["prod/app", "prod/vpc"]
+
+
+def test_stacks_found_by_discovery_with_values(tmp_path: Path) -> None:
+    """discover() reads terragrunt.stack.hcl; a unit's `values` lead its source to the right module."""
+    repo = GitRepo.create(tmp_path / "values")
+    repo.write(
+        "live/terragrunt.stack.hcl",
+        'locals {\n  modules = "catalog/modules"\n}\n'
+        'unit "app" {\n  source = "../catalog/units/service"\n  path = "app"\n'
+        '  values = { module = "${local.modules}/app" }\n}\n'
+        'unit "db" {\n  source = "../catalog/units/service"\n  path = "db"\n'
+        '  values = { "module" = "${local.modules}/db" }\n}\n',
+    )
+    repo.write(
+        "catalog/units/service/terragrunt.hcl",
+        'terraform {\n  source = "${get_repo_root()}/${values.module}"\n}\n',
+    )
+    module(repo, "catalog/modules/app")
+    module(repo, "catalog/modules/db")
+    repo.write("docs/x.md", "x\n")
+    repo.commit("stack with values")
+    assert [s.id for s in discover(repo.path, Tool.TERRAGRUNT)] == [
+        "live/.terragrunt-stack/app",
+        "live/.terragrunt-stack/db",
+    ]
+    append(repo, "docs/x.md")
+    assert ids(choose(repo)) == []
+    append(repo, "catalog/modules/db/main.tf")
+    selection = choose(repo)
+    assert ids(selection) == ["live/.terragrunt-stack/db"]
+    assert selection.reasons["live/.terragrunt-stack/db"] == (
+        "source catalog/modules/db <- catalog/modules/db/main.tf changed",
+    )
+    append(repo, "catalog/units/service/terragrunt.hcl")
+    assert ids(choose(repo)) == ["live/.terragrunt-stack/app", "live/.terragrunt-stack/db"]

@@ -28,6 +28,7 @@ from driftctl.selection.refs import (
     ParseFailure,
     Part,
     PathExpr,
+    ValuesVar,
 )
 
 TERRAGRUNT_CONFIG = "terragrunt.hcl"
@@ -85,6 +86,7 @@ class Scope:
     parent: str | None = None  # the included file being evaluated, for path_relative_*_include()
     locals: Mapping[str, PathExpr] = field(default_factory=dict)
     includes: Mapping[str, str] = field(default_factory=dict)  # the unit's include label -> file
+    values: Mapping[str, Value] = field(default_factory=dict)  # a Stacks unit's values, evaluated
 
 
 class Evaluator:
@@ -116,6 +118,8 @@ class Evaluator:
             return self._include_local(part, scope, depth)
         if isinstance(part, ConfigLocal):
             return self._config_local(part, scope, depth)
+        if isinstance(part, ValuesVar):
+            return scope.values.get(part.name) or unknown(f"values.{part.name}")
         return unknown(part.text)
 
     def _config_local(self, part: ConfigLocal, scope: Scope, depth: int) -> Value:
@@ -142,7 +146,9 @@ class Evaluator:
         expr = parsed.locals.get(part.name) if isinstance(parsed, FileRefs) else None
         if target is None or expr is None or not isinstance(parsed, FileRefs):
             return unknown(written)
-        included = Scope(scope.config_dir, scope.unit_dir, target, target, parsed.locals, scope.includes)
+        included = Scope(
+            scope.config_dir, scope.unit_dir, target, target, parsed.locals, scope.includes, scope.values
+        )
         return self.eval(expr, included, depth + 1)
 
     def _call(self, call: Call, scope: Scope, depth: int) -> Value:

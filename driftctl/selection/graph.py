@@ -25,7 +25,7 @@ from driftctl.selection.evaluate import (
     pattern,
 )
 from driftctl.selection.paths import ancestors, join, relative, show
-from driftctl.selection.refs import Dialect, ParseFailure, Ref, RefKind
+from driftctl.selection.refs import Dialect, FileRefs, ParseFailure, Ref, RefKind
 
 TF_SUFFIXES = (".tf", ".tofu", ".tf.json", ".tofu.json")
 
@@ -122,13 +122,25 @@ class Graph:
         if stack.tool is Tool.TERRAGRUNT:
             config = config_of(stack, directory)
             if config is not None:  # evaluated where the unit runs (a Stacks unit: where it is generated)
-                self._config(config, Scope(directory, directory, config), (), collected, set(), 0)
+                scope = Scope(directory, directory, config, values=self._values(stack, directory))
+                self._config(config, scope, (), collected, set(), 0)
             else:  # a remote source: whatever it reads, it can only find it above the unit
                 collected.hcl_dirs.extend([*ancestors(posixpath.dirname(stack.id)), "."])
         # Terraform files in the unit's own directory (all of a Terraform stack; an overlay on the
         # source for Terragrunt) call modules too; a Terraform stack is also the working directory
         self._modules_from(directory, (), collected, root_module=stack.tool is not Tool.TERRAGRUNT)
         return collected.freeze()
+
+    def _values(self, stack: Stack, directory: str) -> dict[str, Value]:
+        """The `values` a Stacks unit's block passes, evaluated in its stack file (a nested stack's
+        values are not followed: what uses them stays unknown)."""
+        stack_file = stack.stack_file
+        parsed = self.files.refs(stack_file.as_posix(), Dialect.TERRAGRUNT) if stack_file else None
+        if stack_file is None or not isinstance(parsed, FileRefs):
+            return {}
+        exprs = parsed.units.get(directory.rsplit("/.terragrunt-stack/", 1)[-1], {})
+        where = Scope(stack_file.parent.as_posix(), directory, stack_file.as_posix(), locals=parsed.locals)
+        return {name: self.evaluator.eval(expr, where) for name, expr in exprs.items()}
 
     def module_edges(self, directory: str, root_module: bool = False) -> ModuleEdges:
         key = (directory, root_module)
@@ -161,7 +173,9 @@ class Graph:
             includes = self._includes(
                 parsed.refs, Scope(scope.config_dir, scope.unit_dir, path, None, parsed.locals)
             )
-        scope = Scope(scope.config_dir, scope.unit_dir, scope.file, scope.parent, parsed.locals, includes)
+        scope = Scope(
+            scope.config_dir, scope.unit_dir, scope.file, scope.parent, parsed.locals, includes, scope.values
+        )
         for ref in parsed.refs:
             self._ref(ref, scope, steps, out, seen, depth)
 
@@ -206,7 +220,9 @@ class Graph:
             out.watches.append(Watch(step.path, ref.kind is RefKind.READ_DIR, (*steps, step)))
         if ref.kind is RefKind.INCLUDE:
             # evaluated as part of the including unit: same directory, this file's locals
-            included = Scope(scope.config_dir, scope.unit_dir, target, target, {}, scope.includes)
+            included = Scope(
+                scope.config_dir, scope.unit_dir, target, target, {}, scope.includes, scope.values
+            )
             self._config(target, included, (*steps, step), out, seen, depth + 1)
         elif ref.kind is RefKind.READ_CONFIG:
             # read_terragrunt_config evaluates the file in its own directory

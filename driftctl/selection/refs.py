@@ -84,7 +84,14 @@ class Opaque:
     text: str
 
 
-Part = Lit | Call | LocalVar | IncludeLocal | ConfigLocal | Opaque
+@dataclass(frozen=True)
+class ValuesVar:
+    """`values.<name>` in a Stacks unit's config: the `values` its `unit` block passes."""
+
+    name: str
+
+
+Part = Lit | Call | LocalVar | IncludeLocal | ConfigLocal | ValuesVar | Opaque
 # the parts concatenate: `"${get_terragrunt_dir()}/../x"` is (Call("get_terragrunt_dir"), Lit("/../x"))
 PathExpr = tuple[Part, ...]
 
@@ -147,6 +154,8 @@ class Ref:
 class FileRefs:
     refs: tuple[Ref, ...] = ()
     locals: Mapping[str, PathExpr] = field(default_factory=dict)
+    # a stack file's `unit` blocks: their literal `path` -> the `values` they pass
+    units: Mapping[str, Mapping[str, PathExpr]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -167,7 +176,9 @@ _READ_CALL = r"\b(?:" + "|".join(READ_FUNCTIONS) + r")\s*\("
 # A Terragrunt reference needs one of these blocks or a read function; a Terraform one a `module` block
 # (`path.module}` does not match: a block label or `{` must follow the keyword) or a read function.
 _MAY_REFER = {
-    Dialect.TERRAGRUNT: re.compile(r"\b(?:include|dependency|dependencies|terraform|locals)\b|" + _READ_CALL),
+    Dialect.TERRAGRUNT: re.compile(
+        r"\b(?:include|dependency|dependencies|terraform|locals|unit)\b|" + _READ_CALL
+    ),
     Dialect.TERRAFORM: re.compile(r"\bmodule\s*[\"A-Za-z_{]|\blocals\b|" + _READ_CALL),
 }
 # any read function's name, anywhere (a substring test: every call of one has the name in its text)
@@ -313,9 +324,15 @@ def _file_refs(tree: Tree[Token], text: str, dialect: Dialect) -> FileRefs:
         return FileRefs()
     refs: list[Ref] = []
     local_exprs: dict[str, PathExpr] = {}
+    units: dict[str, Mapping[str, PathExpr]] = {}
     for kind, labels, block_body in _blocks(body):
         if kind == "locals":
             local_exprs.update((name, _path_expr(value, text)) for name, value in _attributes(block_body))
+        elif kind == "unit" and dialect is Dialect.TERRAGRUNT:
+            attributes = dict(_attributes(block_body))
+            path = _path_expr(attributes["path"], text) if "path" in attributes else ()
+            if len(path) == 1 and isinstance(path[0], Lit):
+                units[path[0].text] = _object(attributes.get("values"), text)
         elif dialect is Dialect.TERRAGRUNT:
             refs.extend(_terragrunt_block_refs(kind, labels, block_body, text))
         elif kind == "module":
@@ -330,7 +347,26 @@ def _file_refs(tree: Tree[Token], text: str, dialect: Dialect) -> FileRefs:
         if isinstance(item, Tree) and _may_read(item, text):
             refs.extend(_read_calls(item, text))
     # source order (iter_subtrees walks bottom-up), so messages name the first offending line
-    return FileRefs(tuple(sorted(refs, key=lambda ref: ref.line)), local_exprs)
+    return FileRefs(tuple(sorted(refs, key=lambda ref: ref.line)), local_exprs, units)
+
+
+def _object(node: Tree[Token] | None, text: str) -> dict[str, PathExpr]:
+    """An object literal's keys (names or strings) and their expressions; empty for anything else."""
+    inner = _trees(node) if node is not None and node.data == "expr_term" else []
+    if len(inner) != 1 or inner[0].data != "object":
+        return {}
+    found: dict[str, PathExpr] = {}
+    for element in _trees(inner[0]):
+        if element.data != "object_elem":
+            continue
+        key, value = [child for child in _trees(element) if child.data != "new_line_or_comment"][:2]
+        name = _path_expr(_trees(key)[0], text) if _trees(key) else ()
+        written = _dotted(_trees(key)[0]) if _trees(key) else None
+        if written is not None and len(written) == 1:
+            found[written[0]] = _path_expr(value, text)
+        elif len(name) == 1 and isinstance(name[0], Lit):
+            found[name[0].text] = _path_expr(value, text)
+    return found
 
 
 def _terragrunt_block_refs(kind: str, labels: tuple[str, ...], body: Tree[Token], text: str) -> Iterator[Ref]:
@@ -448,6 +484,8 @@ def _traversal(names: tuple[str, ...] | None) -> Part | None:
         return IncludeLocal(names[1], names[3])
     if len(names) == 4 and names[0] == "local" and names[2] == "locals":
         return ConfigLocal(names[1], names[3])
+    if len(names) == 2 and names[0] == "values":
+        return ValuesVar(names[1])
     if names == ("path", "module"):
         return Call("path.module")
     if names in (("path", "root"), ("path", "cwd")):
