@@ -138,3 +138,14 @@ def test_relevant_blanks_what_holds_no_reference_and_keeps_every_offset() -> Non
         assert blanked.index(kept) == text.index(kept)
     # unbalanced: parsed whole, so that python-hcl2 reports the error
     assert literals.relevant("terraform {\n  x = 1\n") == "terraform {\n  x = 1\n"
+
+
+def test_relevant_blanks_inside_kept_blocks_too() -> None:
+    text = (
+        'dependency "vpc" {\n  config_path = "../vpc"\n  mock_outputs = {\n    id = "x"\n  }\n}\n'
+        'unit "a" {\n  source = "../units/a"\n  values = { module = "m" }\n}\n'
+    )
+    blanked = literals.relevant(text)
+    assert "mock_outputs" not in blanked and 'config_path = "../vpc"' in blanked
+    assert 'values = { module = "m" }' in blanked  # evaluation reads a unit's values
+    assert len(blanked) == len(text)

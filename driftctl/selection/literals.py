@@ -227,18 +227,21 @@ def _expression(text: str, position: int, found: list[_String]) -> int:
 _STRUCTURE = re.compile(r'["{}\[\]()\n#]|//|/\*|<<-?[ \t]*"?(\w+)"?[ \t]*\n')
 _OPENS, _CLOSES = frozenset("{[("), frozenset("}])")
 _BLANK = re.compile(r"[^\n]")
-_LOCALS = re.compile(r"\s*locals\b")
+_KEPT = re.compile(r"\s*(?:locals|values)\b")  # what evaluation may need though it holds no site
 
 
 def relevant(text: str) -> str:
-    """The text with every top-level item that holds no reference site, and is no `locals`, blanked.
+    """The text with every item that holds no reference site blanked (`locals` and `values` kept).
 
-    Blanking keeps every offset and line, so positions python-hcl2 reports stay true; what is blanked
-    cannot name a path (a reference is written at a site), so parsing it would only cost time. Text
-    whose structure this cannot follow (an unbalanced bracket) comes back whole.
+    Items are a body's lines at its own depth: a top-level attribute or block, and, inside a kept
+    block or object, its own lines, recursively (a dependency's `mock_outputs` goes, its
+    `config_path` stays). Blanking keeps every offset and line, so positions python-hcl2 reports
+    stay true; what is blanked cannot name a path (a reference is written at a site), so parsing it
+    would only cost time. Text whose structure this cannot follow comes back whole.
     """
     kept: list[str] = []
     start = position = depth = 0
+    opened = closed = -1  # the current item's outermost `{` and its `}`
     while True:
         token = _STRUCTURE.search(text, position)
         if token is None:
@@ -256,23 +259,30 @@ def relevant(text: str) -> str:
             end = re.compile(rf"^[ \t]*{re.escape(token.group(1))}[ \t]*$", re.M).search(text, position)
             position = len(text) if end is None else end.end()
         elif lexeme in _OPENS:
+            if depth == 0 and lexeme == "{" and opened < 0:
+                opened = token.start()
             depth += 1
         elif lexeme in _CLOSES:
             depth -= 1
             if depth < 0:
                 return text
-        elif depth == 0:  # a newline ending a top-level item
-            kept.append(_keep(text[start:position]))
-            start = position
+            if depth == 0 and lexeme == "}" and opened >= 0:
+                closed = token.start()
+        elif depth == 0:  # a newline ending an item
+            kept.append(_keep(text, start, position, opened, closed))
+            start, opened, closed = position, -1, -1
     if depth:
         return text
-    kept.append(_keep(text[start:]))
+    kept.append(_keep(text, start, len(text), opened, closed))
     return "".join(kept)
 
 
-def _keep(item: str) -> str:
-    if _LOCALS.match(item) or any(
-        not (site.start() and item[site.start() - 1] in _NAME_CHARS) for site in _SITE.finditer(item)
-    ):
+def _keep(text: str, start: int, end: int, opened: int, closed: int) -> str:
+    item = text[start:end]
+    if _KEPT.match(item):
         return item
-    return _BLANK.sub(" ", item)
+    if not any(not (site.start() and item[site.start() - 1] in _NAME_CHARS) for site in _SITE.finditer(item)):
+        return _BLANK.sub(" ", item)
+    if opened < 0 or closed < opened:
+        return item
+    return text[start : opened + 1] + relevant(text[opened + 1 : closed]) + text[closed:end]
