@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from driftctl.discover import discover
+from driftctl.discover import DiscoveryError, discover
 from driftctl.model import Stack, Tool
 from driftctl.selection import select_changed
 from driftctl.selection.files import DiskFiles
@@ -112,7 +112,11 @@ def walk(clone: Path, commits: int, root_config: str, verbose: bool) -> dict[str
             continue
         git(clone, "checkout", "-q", "--detach", commit)
         parent = _root_config(clone, root_config)
-        expected, unknown = oracle(clone, commit, parent)
+        try:
+            expected, unknown = oracle(clone, commit, parent)
+        except DiscoveryError as error:  # before the repository had units (or between layouts)
+            print(f"{commit[:10]} skipped: {error}")
+            continue
         stacks: list[Stack] = discover(clone, Tool.TERRAGRUNT, root_config=parent)
         selection = select_changed(clone, stacks, base=f"{commit}~1")
         chosen = {stack.id for stack in selection.stacks}
