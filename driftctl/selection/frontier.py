@@ -31,7 +31,6 @@ _Tail = tuple[str, bool]  # the names a path ends with, and whether text before 
 class Reached:
     inputs: dict[str, StackInputs]  # the units parsed, by id
     modules: tuple[str, ...]  # root-relative module directories a change reaches
-    parsed: int  # files parsed
 
 
 class Frontier:
@@ -94,7 +93,7 @@ class Frontier:
                 for path in unseen
                 if literals.matches(scanned[path], self._wanted, new)  # type: ignore[arg-type]
             ]
-        return Reached(inputs, tuple(sorted(hot_modules)), self.files.parsed)
+        return Reached(inputs, tuple(sorted(hot_modules)))
 
     def _scan(self, path: str) -> literals.Literals | None:
         if posixpath.basename(path) in _NO_REFERENCES:
