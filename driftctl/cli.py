@@ -18,12 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from driftctl import __version__, config, pipeline, render
-from driftctl import changed as changed_stacks
 from driftctl import report as report_format
 from driftctl.history import query as history_query
 from driftctl.history import store
 from driftctl.model import ExitCode, Selection, Stack
 from driftctl.names import printable
+from driftctl.selection import explain_lines
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -149,7 +149,7 @@ def stacks(
     selection = pipeline.select(cfg, paths, changed=changed)
     _warn_fallback(selection)
     if explain:
-        for line in changed_stacks.explain_lines(selection):
+        for line in explain_lines(selection):
             click.echo(line)
         return
     shown = [*selection.stacks, *(selection.excluded if show_excluded else ())]

@@ -11,8 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, names, report, schedule, stackgen
-from driftctl import changed as changed_stacks
+from driftctl import __version__, alerts, discover, names, report, schedule, stackgen
 from driftctl.config import Config
 from driftctl.history import pushgateway, query
 from driftctl.history.merge import MergedState
@@ -21,6 +20,8 @@ from driftctl.history.sql import RunRow, SqlStore
 from driftctl.history.store import StoreConfigError, StoreError
 from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
+from driftctl.selection import git
+from driftctl.selection import select_changed as select_by_change
 
 
 class UsageError(Exception):
@@ -103,7 +104,7 @@ def _globbed(config: Config, planned: Sequence[Stack], excluded: Sequence[Stack]
 def select_changed(config: Config, everything: Sequence[Stack], allowed: set[str]) -> Selection:
     """`--changed`: dependency chains may run through stacks the globs leave out, so all are passed."""
     try:
-        return changed_stacks.select_changed(
+        return select_by_change(
             config.root.resolve(),
             everything,
             config.base,
