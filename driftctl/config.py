@@ -46,7 +46,7 @@ class Config:
     init: bool = True
     log_dir: Path | None = None
     outputs_count_as_drift: bool = False
-    outside_count_as_drift: bool = False
+    outside_counts_as_drift: bool = False
     log_plan: bool = False
     detail: bool = False
     ignore: tuple[ignore.IgnoreRule, ...] = ()
@@ -226,7 +226,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "init": _bool,
     "log_dir": _optional_path,
     "outputs_count_as_drift": _bool,
-    "outside_count_as_drift": _bool,
+    "outside_counts_as_drift": _bool,
     "log_plan": _bool,
     "detail": _bool,
     "ignore": _ignore_rules,

@@ -120,7 +120,11 @@ def apply(
     today: date,
     outside_counts_as_drift: bool = False,
 ) -> Applied:
-    """Tags what the live rules match; a drifted stack left with nothing unignored becomes clean."""
+    """Tags what the live rules match; a drifted stack left with nothing unignored becomes clean.
+
+    Outside changes the plan does not act on make a clean stack drifted only when
+    `outside_counts_as_drift` and no rule ignores them.
+    """
     live = [rule for rule in rules if not rule.expired(today)]
     warnings = tuple(
         f"{rule.source}: ignore rule expired on {rule.until} and no longer applies: {rule.reason}"
@@ -131,17 +135,15 @@ def apply(
 
 
 def _apply_one(result: PlanResult, rules: Sequence[IgnoreRule], outside_counts: bool) -> PlanResult:
-    if not rules or not (result.changes or result.outside):
-        return result
     changes = tuple(_tagged(result.stack.id, c, rules) for c in result.changes)
     outside = tuple(_tagged(result.stack.id, c, rules) for c in result.outside)
-    if changes == result.changes and outside == result.outside:
-        return result
     updated = replace(result, changes=changes, outside=outside)
-    if result.state is not State.DRIFTED:
+    outside_left = outside_counts and any(c.ignored_by is None for c in outside)
+    if result.state is State.CLEAN and outside_left:
+        return replace(updated, state=State.DRIFTED)  # --outside-counts-as-drift
+    if result.state is not State.DRIFTED or (changes == result.changes and not outside):
         return updated
     kept = [c for c in changes if c.ignored_by is None]
-    outside_left = outside_counts and any(c.ignored_by is None for c in outside)
     if kept or outside_left:
         return updated if changes == result.changes else replace(updated, resources=classify.counts_of(kept))
     if not changes and not outside_counts:

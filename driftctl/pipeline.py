@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -11,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule
+from driftctl import __version__, alerts, discover, git, ignore, pushgateway, report, schedule
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
-from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
+from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State, Tool
 from driftctl.runner import Observer, RunnerOptions, run_plans
 
 
@@ -36,6 +37,7 @@ class Outcome:
     # what failed around the plans (report, push); the run then exits 1 whatever the plans said
     errors: tuple[str, ...] = ()
     report_path: Path | None = None  # where the JSON report was written
+    warnings: tuple[str, ...] = ()  # expired ignore rules
 
 
 def all_stacks(config: Config) -> list[Stack]:
@@ -211,14 +213,16 @@ def plan(
     binary, metrics = preflight(config, environ)
     started = datetime.now(timezone.utc)
     order = schedule.longest_first(selection.stacks, previous_durations(metrics))
-    results = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
+    planned = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
+    today = datetime.now(timezone.utc).date()
+    results = ignore.apply(planned, config.ignore, today, config.outside_counts_as_drift)
     run = RunReport(
         started_at=started,
         finished_at=datetime.now(timezone.utc),
         root=config.root.resolve(),
         tool=config.tool,
         mode=selection.mode,
-        results=tuple(results),
+        results=results.results,
         removed=selection.removed,
     )
     report_error = write_report(config.report, run)
@@ -232,6 +236,7 @@ def plan(
         published=published,
         errors=errors,
         report_path=config.report if config.report is not None and report_error is None else None,
+        warnings=results.warnings,
     )
 
 
@@ -244,6 +249,29 @@ def write_report(path: Path | None, run: RunReport) -> str | None:
     except OSError as error:
         return f"{path}: cannot write the report: {error.strerror}"
     return None
+
+
+def last_result(config: Config, stack: str) -> tuple[PlanResult, str]:
+    """One stack of the last report (`config.report`) and when that run finished, for `driftctl show`."""
+    path = config.report
+    if path is None:
+        raise UsageError("no report to read: give --report FILE (or report: in .driftctl.yaml)")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        entries = {entry["stack"]: entry for entry in document["stacks"]}
+        root, tool = Path(document["root"]), Tool(document["tool"])
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the report: {error.strerror}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: not a driftctl report ({type(error).__name__}: {error})") from None
+    if stack not in entries:
+        raise UsageError(
+            f"{stack}: not in {path} (it holds {len(entries)} stacks; `driftctl stacks` lists ids)"
+        )
+    try:
+        return report.result_from_dict(entries[stack], root, tool), str(document.get("finished_at", "?"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: stack {stack} is malformed ({type(error).__name__}: {error})") from None
 
 
 def alert_rules(config: Config) -> str:

@@ -21,7 +21,7 @@ from pushgateway_server import (
     running_pushgateway,
 )
 
-from driftctl import config, pipeline
+from driftctl import config, pipeline, report
 from driftctl.model import PlanResult, RunReport, Stack, Tool
 
 
@@ -186,4 +186,4 @@ def test_a_report_that_cannot_be_written_is_an_error_not_a_crash(tmp_path: Path)
     message = pipeline.write_report(blocker / "report.json", run)
     assert message is not None and message.startswith(f"{blocker / 'report.json'}: cannot write the report")
     assert pipeline.write_report(tmp_path / "ok.json", run) is None
-    assert json.loads((tmp_path / "ok.json").read_text())["version"] == 1
+    assert json.loads((tmp_path / "ok.json").read_text())["version"] == report.REPORT_VERSION
