@@ -67,7 +67,14 @@ def _clean(result: PlanResult) -> StackSeries:
         consecutive_errors=0,
         duration_seconds=_duration(result),
         resources=result.resources,
+        outside=_outside(result),
+        checks_failing=len(result.checks),
     )
+
+
+def _outside(result: PlanResult) -> int:
+    """Changes made outside Terraform the last plan did not act on, and no rule ignores."""
+    return sum(1 for c in result.outside if c.ignored_by is None)
 
 
 def _drifted(previous: StackSeries | None, result: PlanResult, now: float) -> StackSeries:
@@ -79,6 +86,8 @@ def _drifted(previous: StackSeries | None, result: PlanResult, now: float) -> St
         consecutive_errors=0,
         duration_seconds=_duration(result),
         resources=result.resources,
+        outside=_outside(result),
+        checks_failing=len(result.checks),
     )
 
 
@@ -92,6 +101,8 @@ def _errored(previous: StackSeries | None, result: PlanResult) -> StackSeries:
         consecutive_errors=_error_streak(previous) + 1,
         duration_seconds=_duration(result),
         resources=previous.resources if previous is not None else ResourceCounts(),
+        outside=previous.outside if previous is not None else 0,
+        checks_failing=previous.checks_failing if previous is not None else 0,
     )
 
 

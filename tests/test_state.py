@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 from functools import partial
 
 from factories import plan_result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftctl.model import PlanResult, ResourceCounts, StackSeries, State
+from driftctl.model import CheckResult, PlanResult, ResourceChange, ResourceCounts, StackSeries, State
 from driftctl.state import age_hours, count_states, drift_first_seen, merge, valid_timestamp
 
 NOW = 1_800_000_000.0
@@ -225,3 +226,19 @@ def test_age_is_hours_since_first_seen_and_never_negative() -> None:
     assert age_hours(series("a", State.DRIFTED, NOW - 7200), NOW) == 2.0
     assert age_hours(series("a", State.DRIFTED, NOW + 7200), NOW) == 0.0
     assert age_hours(series("a", State.CLEAN), NOW) is None
+
+
+def test_outside_changes_and_failing_checks_are_published_and_carried_through_errors() -> None:
+    outside = (
+        ResourceChange("aws_instance.a", "update", "aws_instance", outside=True),
+        ResourceChange("aws_instance.b", "delete", "aws_instance", outside=True, ignored_by="known"),
+    )
+    checked = replace(plan("a", State.CLEAN), outside=outside, checks=(CheckResult("check.h", "fail"),))
+
+    clean = merge({}, [checked], NOW, {"a"})
+    errored = merge(clean, [plan("a", State.ERRORED)], NOW + 60, {"a"})
+    drifted = merge(errored, [plan("a", State.DRIFTED)], NOW + 120, {"a"})
+
+    assert (clean["a"].outside, clean["a"].checks_failing) == (1, 1)  # the ignored one is not counted
+    assert (errored["a"].outside, errored["a"].checks_failing) == (1, 1)
+    assert (drifted["a"].outside, drifted["a"].checks_failing) == (0, 0)
