@@ -127,7 +127,7 @@ def test_absent_heartbeat_fires_and_a_pushed_run_resolves_it(prom: Monitoring) -
         "job": JOB,
         "severity": "warning",
     }
-    assert absent["annotations"]["runbook_url"].endswith("/docs/runbook.md#driftdetectionstale")
+    assert absent["annotations"]["runbook_url"].endswith("docs/runbook.md#driftdetectionstale")
 
     publish_runs(prom, time.time())
     poll(
