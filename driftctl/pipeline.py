@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, ignore, pushgateway, report, schedule
+from driftctl import __version__, alerts, discover, git, ignore, names, pushgateway, report, schedule
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State, Tool
@@ -211,6 +211,7 @@ def plan(
     push, so a failed push never loses the run's results.
     """
     binary, metrics = preflight(config, environ)
+    selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
     order = schedule.longest_first(selection.stacks, previous_durations(metrics))
     planned = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
