@@ -105,6 +105,7 @@ def runner_options(config: Config, binary: str, log_dir: Path) -> RunnerOptions:
         lock=config.lock,
         init=config.init,
         outputs_count_as_drift=config.outputs_count_as_drift,
+        log_plan=config.log_plan,
     )
 
 

@@ -38,7 +38,15 @@ def test_plan_all_reports_each_state_and_exits_1_on_error(live: Path, tmp_path: 
     states = {row["stack"]: row["state"] for row in data["stacks"]}
     assert states == {"prod/drifted": "drifted", "dev/broken": "errored", "prod/clean": "clean"}
     assert [row["stack"] for row in data["stacks"]] == ["prod/drifted", "dev/broken", "prod/clean"]
-    assert data["summary"] == {"total": 3, "clean": 1, "drifted": 1, "errored": 1}
+    assert data["summary"] == {
+        "total": 3,
+        "clean": 1,
+        "drifted": 1,
+        "errored": 1,
+        "outside": 0,
+        "checks_failing": 0,
+        "ignored": 0,
+    }
     assert data["stacks"][0]["resources"] == {"add": 0, "change": 0, "destroy": 0, "replace": 1}
     assert data["stacks"][1]["error"]["kind"] == "config"
     assert "prod/drifted" in result.stdout and "errored" in result.stdout

@@ -84,7 +84,8 @@ def test_terragrunt_gets_non_interactive_and_forwarded_stdout(tmp_path: Path) ->
     for name in ("TG_NON_INTERACTIVE", "TERRAGRUNT_NON_INTERACTIVE", "TG_TF_FORWARD_STDOUT"):
         assert recorded["env"][name] == "true"
     argv = recorded["argv"]
-    assert argv[:2] == ["plan", "-detailed-exitcode"]
+    # through terragrunt too, the one plan invocation streams JSON (forwarded raw: `-json` forces it)
+    assert argv[:3] == ["plan", "-json", "-detailed-exitcode"]
     assert "-lock=false" in argv and "-input=false" in argv
     out = next(a for a in argv if a.startswith("-out="))
     assert os.path.isabs(out.removeprefix("-out="))
