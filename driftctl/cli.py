@@ -255,7 +255,7 @@ def run_plan(cfg: config.Config, selection: Selection, suggest_ignore: bool = Fa
     with view:
         outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
     for warning in outcome.warnings:
-        err.print(f"[yellow]driftctl:[/] {escape(warning)}")
+        err.print(f"[yellow]driftctl:[/] {escape(warning)}", soft_wrap=True)
     if suggest_ignore:
         out.file.write(ignore.suggest(outcome.report.results, outcome.report.finished_at.date()))
     else:

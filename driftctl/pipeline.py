@@ -9,7 +9,7 @@ import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from driftctl import __version__, alerts, discover, git, ignore, names, pushgateway, report, schedule
@@ -215,9 +215,9 @@ def plan(
     selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
     order = schedule.longest_first(selection.stacks, previous_durations(metrics))
-    planned = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
-    today = datetime.now(timezone.utc).date()
-    results = ignore.apply(planned, config.ignore, today, config.outside_counts_as_drift)
+    rules = _Rules(config, datetime.now(timezone.utc).date())
+    watching = _RuledObserver(observer, rules) if observer is not None else None
+    results = rules.apply(run_plans(order, runner_options(config, binary, log_dir), watching, cancel))
     run = RunReport(
         started_at=started,
         finished_at=datetime.now(timezone.utc),
@@ -240,6 +240,31 @@ def plan(
         report_path=config.report if config.report is not None and report_error is None else None,
         warnings=results.warnings,
     )
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The noise rules of a run, applied to each result as it finishes and to all of them at the end."""
+
+    config: Config
+    today: date
+
+    def apply(self, results: Sequence[PlanResult]) -> ignore.Applied:
+        return ignore.apply(results, self.config.ignore, self.today, self.config.outside_counts_as_drift)
+
+
+@dataclass(frozen=True)
+class _RuledObserver:
+    """Progress shows each stack as the report will: a stack whose every change is ignored is clean."""
+
+    observer: Observer
+    rules: _Rules
+
+    def started(self, stack: Stack, attempt: int) -> None:
+        self.observer.started(stack, attempt)
+
+    def finished(self, result: PlanResult) -> None:
+        self.observer.finished(self.rules.apply([result]).results[0])
 
 
 def write_report(path: Path | None, run: RunReport) -> str | None:
