@@ -304,3 +304,33 @@ def test_changed_errors_are_usage_errors(example_repo: Path, tmp_path: Path) -> 
     assert "not inside a git work tree" in not_git.stderr
     both = driftctl("plan", "--changed", "--all", "--root", str(example_repo))
     assert both.returncode == 3
+
+
+# ---- driftctl show ----
+
+
+def test_show_without_a_report_or_a_known_stack_is_a_usage_error(tmp_path: Path) -> None:
+    report = tmp_path / "drift.json"
+    report.write_text(
+        json.dumps({"root": "/r", "tool": "terraform", "finished_at": "2026-12-02T08:00:00Z", "stacks": []}),
+        encoding="utf-8",
+    )
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+
+    missing = driftctl("show", "prod/app", "--root", str(tmp_path))
+    unknown = driftctl("show", "prod/app", "--report", str(report))
+    broken = driftctl("show", "prod/app", "--report", str(tmp_path / "bad.json"))
+    absent = driftctl("show", "prod/app", "--report", str(tmp_path / "nope.json"))
+
+    assert missing.returncode == 3
+    assert (
+        missing.stderr == "driftctl: no report to read: give --report FILE (or report: in .driftctl.yaml)\n"
+    )
+    assert unknown.returncode == 3
+    assert unknown.stderr.startswith(f"driftctl: prod/app: not in {report} (it holds 0 stacks;")
+    assert broken.returncode == 3 and broken.stderr.startswith(
+        f"driftctl: {tmp_path / 'bad.json'}: not a driftctl report"
+    )
+    assert absent.returncode == 3 and "cannot read the report: No such file or directory" in absent.stderr
+    for result in (missing, unknown, broken, absent):
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1

@@ -240,3 +240,16 @@ def test_suggested_rules_parse_and_silence_the_run(tmp_path: Path) -> None:
     assert [r.state for r in applied.results] == [State.CLEAN, State.CLEAN]
     assert all(c.ignored_by for r in applied.results for c in (*r.changes, *r.outside))
     assert suggest(applied.results, TODAY) == "ignore: []\n"
+
+
+def test_outside_changes_make_a_clean_stack_drifted_only_when_asked_and_not_ignored() -> None:
+    outside = ResourceChange("aws_instance.a", "update", "aws_instance", ("tags.Name",), outside=True)
+    clean = replace(plan_result("c", State.CLEAN), outside=(outside,))
+
+    (default,) = apply([clean], [], TODAY).results
+    (counted,) = apply([clean], [], TODAY, outside_counts_as_drift=True).results
+    (ignored,) = apply([clean], [IgnoreRule(reason="r", attribute="tags")], TODAY, True).results
+
+    assert default.state is State.CLEAN
+    assert counted.state is State.DRIFTED
+    assert ignored.state is State.CLEAN and ignored.outside[0].ignored_by == "r"
