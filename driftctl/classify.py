@@ -59,7 +59,8 @@ _ERROR_PATTERNS: tuple[tuple[ErrorKind, re.Pattern[str]], ...] = (
             r"Inconsistent dependency lock file|Invalid function argument|Unsupported attribute|"
             r"Error parsing|Failed to load|Invalid (block|value|index|type)|Duplicate |"
             r"Error reading|does not exist|Could not find|Unreadable module directory|"
-            r"Invalid multi-line string|Call to unknown function|Unsuitable value type",
+            r"Invalid multi-line string|Call to unknown function|Unsuitable value type|"
+            r"Unknown variable|There is no variable named",
             re.IGNORECASE,
         ),
     ),

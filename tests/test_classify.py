@@ -1224,6 +1224,12 @@ def test_checks_keep_failing_and_errored_ones() -> None:
     )
 
 
+def test_hcl_unknown_variable_is_a_config_error() -> None:
+    line = "08:21:54.975 ERROR  Unknown variable; There is no variable named 'var' in prod/dns/terragrunt.hcl"
+
+    assert error_kind([line]) is ErrorKind.CONFIG
+
+
 def test_error_from_diagnostics_uses_the_first_kind_that_matches() -> None:
     diagnostics = [
         Diagnostic("warning", "Deprecated attribute"),
