@@ -350,7 +350,10 @@ def test_a_newline_free_flood_gives_a_short_error_message(tmp_path: Path) -> Non
 
 
 def test_a_link_planted_in_the_log_dir_is_not_followed(tmp_path: Path) -> None:
-    binary = _script(tmp_path / "tool", "print('plan output')\nsys.exit(0)")
+    # a message of the plan's JSON stream: what the log keeps of stdout
+    binary = _script(
+        tmp_path / "tool", """print('{"@message": "plan output", "type": "log"}')\nsys.exit(0)"""
+    )
     directory = tmp_path / "target"
     directory.mkdir()
     options = _options(binary, tmp_path, init=False)
@@ -371,7 +374,10 @@ def test_a_secret_across_the_cut_of_an_over_long_line_is_masked(tmp_path: Path) 
     secret = "tok-" + "Z9" * 40
     # a 200 KB line of words whose secret straddles the 64 KiB where logged lines are cut
     prefix = "word " * (65536 // 5) + "w" * (65536 % 5 - 20)
-    binary = _script(tmp_path / "long", f"print({prefix!r} + {secret!r} + ' tail' * 30000)\nsys.exit(0)")
+    # on stderr: the log keeps stderr's lines (of stdout, only the JSON stream's messages)
+    binary = _script(
+        tmp_path / "long", f"print({prefix!r} + {secret!r} + ' tail' * 30000, file=sys.stderr)\nsys.exit(0)"
+    )
     stack = tmp_path / "long-line"
     stack.mkdir()
     result = _plan(stack, _options(binary, tmp_path, init=False, environ={"API_TOKEN": secret}))
