@@ -180,7 +180,8 @@ def test_escaped_and_encoded_forms_of_a_secret_never_reach_the_log(
 ) -> None:
     stack = write_stack(tmp_path / "escaped", SECRET_STACK)
     environ = dict(tf_environ, MY_SECRET=QUOTED_SECRET)
-    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path, environ=environ))
+    # --log-plan: the human plan, which prints values, is in the log, masked
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path, environ=environ, log_plan=True))
     assert result.state is State.DRIFTED and result.log_path is not None
     log = result.log_path.read_text()
     assert "null_resource.r" in log and '"plain" = "***"' in log
@@ -207,7 +208,8 @@ def test_values_the_plan_marks_sensitive_never_reach_the_log(
 ) -> None:
     """No environment variable names it: only `show -json` says the value is sensitive."""
     stack = write_stack(tmp_path / "sensitive", SENSITIVE_STACK)
-    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path))
+    # --log-plan: the human plan, which prints values, is in the log, masked
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path, log_plan=True))
     assert result.state is State.DRIFTED and result.log_path is not None
     log = result.log_path.read_text()
     assert '"copy" = "***"' in log  # Terraform printed it in clear, through nonsensitive()
