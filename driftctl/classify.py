@@ -1,8 +1,10 @@
-"""Where a plan is classified: `-detailed-exitcode` + the saved plan's JSON → clean / drifted / errored.
+"""Where a plan is classified: `-detailed-exitcode`, the `plan -json` stream and the saved plan's JSON.
 
-Counts come from `show -json` (`format_version` 0.x and 1.x: Terraform 1.0 to 1.11+, OpenTofu),
-never from the human-readable plan text. Error kinds are read from the tool's stderr, the only
-place an error is described; the patterns cover Terraform, OpenTofu, Terragrunt and the big clouds.
+Counts and resources come from `show -json` (`format_version` 0.x and 1.x: Terraform 1.0 to 1.11+,
+OpenTofu), never from the human-readable plan text; a clean plan is read from its stream alone.
+Names only cross this module: addresses, actions, attribute paths, check addresses, never a value.
+Error kinds come from the structured diagnostics where there are some, else from stderr; the
+patterns cover Terraform, OpenTofu, Terragrunt and the big clouds.
 """
 
 from __future__ import annotations

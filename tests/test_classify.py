@@ -767,26 +767,30 @@ def real_terraform(request: pytest.FixtureRequest, tf_environ: dict[str, str]) -
     return str(NEWER_TERRAFORM), "1.2"
 
 
-def applied_stack(binary: str, environ: dict[str, str], directory: Path) -> Path:
+def applied_stack(binary: str, environ: dict[str, str], directory: Path, body: str = NULL_STACK) -> Path:
     """The test stack written to `directory`, initialised and applied: its next plan is clean."""
-    stack = write_stack(directory)
+    stack = write_stack(directory, body)
     terraform(environ, stack, "init", "-input=false", "-no-color", binary=binary)
     terraform(environ, stack, "apply", "-auto-approve", "-input=false", "-no-color", binary=binary)
     return stack
 
 
-def plan_and_show(binary: str, environ: dict[str, str], stack: Path) -> tuple[int, str]:
+def stream_and_document(
+    binary: str, environ: dict[str, str], stack: Path, *args: str
+) -> tuple[int, list[str], dict[str, Any]]:
+    """A real `plan -json -detailed-exitcode -out=...` and `show -json` of the plan it saved."""
     plan = subprocess.run(
-        [binary, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=p"],
+        [binary, "plan", "-json", "-detailed-exitcode", "-input=false", "-lock=false", "-out=p", *args],
         cwd=stack,
         env=environ,
         capture_output=True,
+        text=True,
         check=False,
     )
     shown = subprocess.run(
         [binary, "show", "-json", "p"], cwd=stack, env=environ, capture_output=True, text=True, check=True
     )
-    return plan.returncode, shown.stdout
+    return plan.returncode, plan.stdout.splitlines(), dict(parse_plan_json(shown.stdout))
 
 
 @pytest.mark.terraform
@@ -800,8 +804,7 @@ def test_summarize_a_real_plan(
         encoding="utf-8",
     )
 
-    code, shown = plan_and_show(binary, tf_environ, stack)
-    document = parse_plan_json(shown)
+    code, _, document = stream_and_document(binary, tf_environ, stack)
     summary = summarize(document)
 
     assert state_for_exit(code) is State.DRIFTED
@@ -819,8 +822,8 @@ def test_real_outputs_only_plan_is_clean(
     with (stack / "main.tf").open("a", encoding="utf-8") as body:
         body.write('output "new" {\n  value = "x"\n}\n')
 
-    code, shown = plan_and_show(binary, tf_environ, stack)
-    summary = summarize(parse_plan_json(shown))
+    code, _, document = stream_and_document(binary, tf_environ, stack)
+    summary = summarize(document)
 
     assert state_for_exit(code) is State.DRIFTED
     assert summary == PlanSummary(counts(), outputs_changed=True)
@@ -850,35 +853,10 @@ output "value" {
 """
 
 
-def stream_and_document(
-    binary: str, environ: dict[str, str], stack: Path, *args: str
-) -> tuple[int, list[str], dict[str, Any]]:
-    """A real `plan -json -detailed-exitcode -out=...` and `show -json` of the plan it saved."""
-    plan = subprocess.run(
-        [binary, "plan", "-json", "-detailed-exitcode", "-input=false", "-lock=false", "-out=p", *args],
-        cwd=stack,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    shown = subprocess.run(
-        [binary, "show", "-json", "p"], cwd=stack, env=environ, capture_output=True, text=True, check=True
-    )
-    return plan.returncode, plan.stdout.splitlines(), dict(parse_plan_json(shown.stdout))
-
-
 def streamed(lines: list[str]) -> tuple[list[str | None], StreamResult]:
     stream = PlanStream()
     logged = [stream.feed(line) for line in lines]
     return logged, stream.result()
-
-
-def applied(binary: str, environ: dict[str, str], directory: Path, body: str) -> Path:
-    stack = write_stack(directory, body)
-    terraform(environ, stack, "init", "-input=false", "-no-color", binary=binary)
-    terraform(environ, stack, "apply", "-auto-approve", "-input=false", "-no-color", binary=binary)
-    return stack
 
 
 @pytest.mark.terraform
@@ -886,7 +864,7 @@ def test_real_config_drift_state_drift_and_replacement(
     tf_environ: dict[str, str], real_terraform: tuple[str, str], tmp_path: Path
 ) -> None:
     binary, _ = real_terraform
-    stack = applied(binary, tf_environ, tmp_path / "stack", DETAIL_STACK)
+    stack = applied_stack(binary, tf_environ, tmp_path / "stack", DETAIL_STACK)
     # config drift: a changed trigger forces a replacement; state drift: an object gone from state
     (stack / "main.tf").write_text(DETAIL_STACK.replace('owner = "a"', 'owner = "b"'), encoding="utf-8")
     terraform(tf_environ, stack, "state", "rm", "null_resource.gone", binary=binary)
@@ -917,7 +895,7 @@ def test_real_state_edited_outside_the_config_is_named_by_attribute(
 ) -> None:
     """State drift: the recorded object no longer matches the config (here: its state edited)."""
     binary, _ = real_terraform
-    stack = applied(binary, tf_environ, tmp_path / "stack", DETAIL_STACK)
+    stack = applied_stack(binary, tf_environ, tmp_path / "stack", DETAIL_STACK)
     state_file = stack / "terraform.tfstate"
     state = json.loads(state_file.read_text(encoding="utf-8"))
     for resource in state["resources"]:
@@ -946,7 +924,7 @@ def test_real_in_place_update_names_nested_paths(tf_environ: dict[str, str], tmp
         '  input = { tags = { owner = "a", team = "x" }, ingress = [{ cidr_blocks = ["10.0.0.0/8"] }] }\n'
         "}\n"
     )
-    stack = applied(str(NEWER_TERRAFORM), tf_environ, tmp_path / "stack", body)
+    stack = applied_stack(str(NEWER_TERRAFORM), tf_environ, tmp_path / "stack", body)
     (stack / "main.tf").write_text(body.replace('"a"', '"b"').replace("10.0.", "10.1."), encoding="utf-8")
 
     code, lines, document = stream_and_document(str(NEWER_TERRAFORM), tf_environ, stack)
@@ -969,7 +947,7 @@ def test_real_failing_check_block_is_reported(tf_environ: dict[str, str], tmp_pa
         'check "health" {\n  assert {\n    condition     = var.value == "one"\n'
         '    error_message = "value must be one"\n  }\n}\n'
     )
-    stack = applied(str(NEWER_TERRAFORM), tf_environ, tmp_path / "stack", body)
+    stack = applied_stack(str(NEWER_TERRAFORM), tf_environ, tmp_path / "stack", body)
 
     clean_code, clean_lines, _ = stream_and_document(str(NEWER_TERRAFORM), tf_environ, stack)
     code, lines, document = stream_and_document(str(NEWER_TERRAFORM), tf_environ, stack, "-var=value=two")
@@ -990,7 +968,7 @@ def test_real_error_comes_from_the_diagnostic(
     tf_environ: dict[str, str], real_terraform: tuple[str, str], tmp_path: Path
 ) -> None:
     binary, _ = real_terraform
-    stack = applied(binary, tf_environ, tmp_path / "stack", DETAIL_STACK)
+    stack = applied_stack(binary, tf_environ, tmp_path / "stack", DETAIL_STACK)
     with (stack / "main.tf").open("a", encoding="utf-8") as body:
         body.write('resource "null_resource" "bad" {\n  triggers = { x = var.nope }\n}\n')
 

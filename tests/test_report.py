@@ -79,6 +79,17 @@ def mixed_report() -> RunReport:
     )
 
 
+MIXED_SUMMARY = {
+    "total": 6,
+    "clean": 2,
+    "drifted": 2,
+    "errored": 2,
+    "outside": 0,
+    "checks_failing": 0,
+    "ignored": 0,
+}
+
+
 # ---- JSON ----
 
 # The report's keys, each object's in the order to_dict writes them.
@@ -117,15 +128,7 @@ def test_to_dict_values() -> None:
     assert document["tool"] == "terragrunt"
     assert document["mode"] == "changed"
     assert document["removed"] == ["old/stack", "gone"]
-    assert document["summary"] == {
-        "total": 6,
-        "clean": 2,
-        "drifted": 2,
-        "errored": 2,
-        "outside": 0,
-        "checks_failing": 0,
-        "ignored": 0,
-    }
+    assert document["summary"] == MIXED_SUMMARY
     assert document["stacks"][0] == {
         "stack": "dev/app",
         "state": "drifted",
@@ -182,15 +185,7 @@ def test_empty_report() -> None:
 
 
 def test_summary_counts() -> None:
-    assert summary(mixed_report()) == {
-        "total": 6,
-        "clean": 2,
-        "drifted": 2,
-        "errored": 2,
-        "outside": 0,
-        "checks_failing": 0,
-        "ignored": 0,
-    }
+    assert summary(mixed_report()) == MIXED_SUMMARY
 
 
 @pytest.mark.parametrize(
