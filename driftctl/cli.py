@@ -17,7 +17,7 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 
-from driftctl import __version__, config, pipeline, render
+from driftctl import __version__, config, ignore, pipeline, render
 from driftctl import report as report_format
 from driftctl.history import query as history_query
 from driftctl.history import store
@@ -186,6 +186,23 @@ def _stack_row(stack: Stack) -> dict[str, object]:
 @click.option("--lock/--no-lock", default=None, help="Take the state lock.  [default: no-lock]")
 @click.option("--log-dir", type=click.Path(file_okay=False), help="Per-stack logs.  [default: a temp dir]")
 @click.option("--outputs-count-as-drift", is_flag=True, default=None, help="Output-only changes are drift.")
+@click.option(
+    "--outside-counts-as-drift",
+    is_flag=True,
+    default=None,
+    help="Changes made outside Terraform that the plan does not act on are drift.",
+)
+@click.option(
+    "--log-plan",
+    is_flag=True,
+    default=None,
+    help="Also write the human plan of drifted stacks to their logs, secrets masked. RISK: it holds every "
+    "planned value (names, IPs, non-sensitive secrets the masking does not know); off by default.",
+)
+@click.option("--detail", is_flag=True, default=None, help="Each drifted stack's resources under the table.")
+@click.option(
+    "--suggest-ignore", is_flag=True, help="Print ignore: rules for what this run saw (a baseline)."
+)
 @click.option("--fail-on", type=click.Choice(["drift", "error", "never"]), help="[default: drift]")
 @click.option("--format", type=click.Choice(["table", "json", "markdown"]), help="[default: table]")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
@@ -204,7 +221,15 @@ def _stack_row(stack: Stack) -> dict[str, object]:
 @history_options
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
-def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed: bool, **_: object) -> None:
+def plan(
+    ctx: click.Context,
+    /,
+    paths: tuple[Path, ...],
+    plan_all: bool,
+    changed: bool,
+    suggest_ignore: bool,
+    **_: object,
+) -> None:
     """Plan stacks in parallel and report which have drifted.
 
     Give --all, --changed, or the paths of stacks (a folder selects every stack beneath it).
@@ -217,7 +242,7 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
     cfg = _load(ctx)
     selection = pipeline.select(cfg, paths, changed=changed)
     _warn_fallback(selection)
-    outcome = run_plan(cfg, selection)
+    outcome = run_plan(cfg, selection, suggest_ignore)
     ctx.exit(int(outcome.exit_code))
 
 
@@ -269,6 +294,20 @@ def history(
         out.file.write(history_query.stacks_json(rows))
     else:
         out.print(history_query.stacks_table(rows, title))
+
+
+@cli.command(epilog="Exit codes: 0 shown, 3 no report, or the stack is not in it.")
+@click.option("--root", type=click.Path(file_okay=False), help="Where .driftctl.yaml is.  [default: .]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
+@click.option("--report", type=click.Path(dir_okay=False), help="The JSON report of the last run.")
+@click.argument("stack")
+@click.pass_context
+def show(ctx: click.Context, /, stack: str, **_: object) -> None:
+    """One stack's resources, outside changes and failing checks, from the last report."""
+    result, finished = pipeline.last_result(_load(ctx), stack)
+    out = Console(highlight=False)
+    out.print(render.detail_table(result))
+    Console(stderr=True, highlight=False).print(f"[dim]from the run that finished at {escape(finished)}[/]")
 
 
 @cli.group()
@@ -325,7 +364,7 @@ def _warn_fallback(selection: Selection) -> None:
         err.print("[dim]no stack is affected by the changes since the base[/]")
 
 
-def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
+def run_plan(cfg: config.Config, selection: Selection, suggest_ignore: bool = False) -> pipeline.Outcome:
     """Runs the plans with the right view for where the output goes, then prints the result."""
     err = _stderr()
     out = Console(highlight=False)
@@ -339,7 +378,12 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     view = render.LiveView(live, len(selection.stacks)) if live.is_terminal else render.PlainView(live)
     with view:
         outcome = pipeline.plan(cfg, selection, log_dir, observer=view, checked=checked)
-    _print_result(out, outcome, cfg.format)
+    for warning in outcome.warnings:
+        err.print(f"[yellow]driftctl:[/] {escape(warning)}", soft_wrap=True)
+    if suggest_ignore:
+        out.file.write(ignore.suggest(outcome.report.results, outcome.report.finished_at.date()))
+    else:
+        _print_result(out, outcome, cfg.format, cfg.detail)
     if outcome.report_path is not None:
         err.print(f"[dim]report written to {escape(str(outcome.report_path))}[/]")
     _print_publish(out, err, outcome)
@@ -366,13 +410,13 @@ def _print_publish(out: Console, err: Console, outcome: pipeline.Outcome) -> Non
             err.print(f"[yellow]first-seen times were reset:[/] {escape(published.reset_reason)}")
 
 
-def _print_result(out: Console, outcome: pipeline.Outcome, fmt: str) -> None:
+def _print_result(out: Console, outcome: pipeline.Outcome, fmt: str, detail: bool) -> None:
     if fmt == "json":
         out.file.write(report_format.to_json(outcome.report))
     elif fmt == "markdown":
         out.file.write(report_format.to_markdown(outcome.report))
     else:
-        out.print(render.results_table(outcome.report))
+        out.print(render.report_view(outcome.report, detail))
 
 
 _terminated = threading.Event()

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from driftctl import discover
+from driftctl import discover, ignore
 from driftctl.history.pushgateway import LABEL_NAME, RESERVED_LABELS
 from driftctl.model import FailOn, Tool
 
@@ -48,6 +48,10 @@ class Config:
     init: bool = True
     log_dir: Path | None = None
     outputs_count_as_drift: bool = False
+    outside_counts_as_drift: bool = False
+    log_plan: bool = False
+    detail: bool = False
+    ignore: tuple[ignore.IgnoreRule, ...] = ()
     fail_on: FailOn = FailOn.DRIFT
     format: str = "table"
     report: Path | None = None
@@ -184,6 +188,15 @@ def _labels(value: object) -> dict[str, str]:
     return labels
 
 
+def _ignore_rules(value: object) -> tuple[ignore.IgnoreRule, ...]:
+    """Rules come from `.driftctl.yaml` only (`_from_file` reads them node by node, for line numbers)."""
+    if isinstance(value, str):
+        raise ValueError("ignore rules are read from .driftctl.yaml only")
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected a list of rules, got {value!r}")
+    return tuple(ignore.parse_rule(item, "ignore") for item in value)
+
+
 def _choice(enum_type: type[FailOn]) -> Callable[[object], Any]:
     def parse(value: object) -> Any:
         try:
@@ -236,6 +249,10 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "init": _bool,
     "log_dir": _optional_path,
     "outputs_count_as_drift": _bool,
+    "outside_counts_as_drift": _bool,
+    "log_plan": _bool,
+    "detail": _bool,
+    "ignore": _ignore_rules,
     "fail_on": _choice(FailOn),
     "format": _format,
     "report": _optional_path,
@@ -337,12 +354,34 @@ def _from_file(path: Path) -> dict[str, Any]:
         name = key.replace("-", "_")
         if name not in _PARSERS or name == "root":
             raise ConfigError(f"{where}: {key}: unknown option")
-        try:
-            value = yaml.SafeLoader("").construct_object(value_node, deep=True)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{where}: invalid YAML: {_error_reason(error)}") from None
-        values[name] = _parse(f"{where}: {key}", name, value)
+        if name == "ignore":
+            values[name] = _ignore_section(path, where, value_node)
+            continue
+        values[name] = _parse(f"{where}: {key}", name, _construct(where, value_node))
     return values
+
+
+def _construct(where: str, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{where}: invalid YAML: {_error_reason(error)}") from None
+
+
+def _ignore_section(path: Path, where: str, node: yaml.Node) -> tuple[ignore.IgnoreRule, ...]:
+    """Each rule parsed with the line it starts on, so an error and an expiry warning point at it."""
+    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        raise ConfigError(f"{where}: ignore: expected a list of rules")
+    rules = []
+    for item in node.value:
+        at = f"{path}:{item.start_mark.line + 1}"
+        try:
+            rules.append(ignore.parse_rule(_construct(at, item), at))
+        except ValueError as error:
+            raise ConfigError(f"{at}: ignore: {error}") from None
+    return tuple(rules)
 
 
 def _error_line(error: yaml.YAMLError, text: str) -> int:

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, names, report, schedule, stackgen
+from driftctl import __version__, alerts, discover, ignore, names, report, schedule, stackgen
 from driftctl.config import Config
 from driftctl.history import pushgateway, query
 from driftctl.history.merge import MergedState
 from driftctl.history.record import Stores, open_history, open_stores, record
 from driftctl.history.sql import RunRow, SqlStore
 from driftctl.history.store import StoreConfigError, StoreError
-from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State
+from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State, Tool
 from driftctl.runner import Observer, RunnerOptions, run_plans
 from driftctl.selection import git
 from driftctl.selection import select_changed as select_by_change
@@ -45,6 +46,7 @@ class Outcome:
     merged: MergedState | None = None  # the run merged into the authoritative store: what sinks read
     history: str | None = None  # the history store the run was recorded in
     notes: tuple[str, ...] = ()  # warnings that changed nothing
+    warnings: tuple[str, ...] = ()  # expired ignore rules
 
 
 def all_stacks(config: Config) -> list[Stack]:
@@ -144,6 +146,7 @@ def runner_options(config: Config, binary: str, log_dir: Path) -> RunnerOptions:
         lock=config.lock,
         init=config.init,
         outputs_count_as_drift=config.outputs_count_as_drift,
+        log_plan=config.log_plan,
     )
 
 
@@ -213,14 +216,16 @@ def plan(
     selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
     order = schedule.longest_first(selection.stacks, stores.durations())
-    results = plan_units(order, runner_options(config, binary, log_dir), observer, cancel)
+    rules = _Rules(config, datetime.now(timezone.utc).date())
+    watching = _RuledObserver(observer, rules) if observer is not None else None
+    results = rules.apply(plan_units(order, runner_options(config, binary, log_dir), watching, cancel))
     run = RunReport(
         started_at=started,
         finished_at=datetime.now(timezone.utc),
         root=config.root.resolve(),
         tool=config.tool,
         mode=selection.mode,
-        results=tuple(results),
+        results=results.results,
         removed=selection.removed,
         known=selection.known,
     )
@@ -238,7 +243,33 @@ def plan(
         merged=recorded.merged,
         history=recorded.history,
         notes=recorded.notes,
+        warnings=results.warnings,
     )
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The noise rules of a run, applied to each result as it finishes and to all of them at the end."""
+
+    config: Config
+    today: date
+
+    def apply(self, results: Sequence[PlanResult]) -> ignore.Applied:
+        return ignore.apply(results, self.config.ignore, self.today, self.config.outside_counts_as_drift)
+
+
+@dataclass(frozen=True)
+class _RuledObserver:
+    """Progress shows each stack as the report will: a stack whose every change is ignored is clean."""
+
+    observer: Observer
+    rules: _Rules
+
+    def started(self, stack: Stack, attempt: int) -> None:
+        self.observer.started(stack, attempt)
+
+    def finished(self, result: PlanResult) -> None:
+        self.observer.finished(self.rules.apply([result]).results[0])
 
 
 def plan_units(
@@ -306,6 +337,29 @@ def write_report(path: Path | None, run: RunReport) -> str | None:
     except OSError as error:
         return f"{path}: cannot write the report: {error.strerror}"
     return None
+
+
+def last_result(config: Config, stack: str) -> tuple[PlanResult, str]:
+    """One stack of the last report (`config.report`) and when that run finished, for `driftctl show`."""
+    path = config.report
+    if path is None:
+        raise UsageError("no report to read: give --report FILE (or report: in .driftctl.yaml)")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        entries = {entry["stack"]: entry for entry in document["stacks"]}
+        root, tool = Path(document["root"]), Tool(document["tool"])
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the report: {error.strerror}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: not a driftctl report ({type(error).__name__}: {error})") from None
+    if stack not in entries:
+        raise UsageError(
+            f"{stack}: not in {path} (it holds {len(entries)} stacks; `driftctl stacks` lists ids)"
+        )
+    try:
+        return report.result_from_dict(entries[stack], root, tool), str(document.get("finished_at", "?"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: stack {stack} is malformed ({type(error).__name__}: {error})") from None
 
 
 def alert_rules(config: Config) -> str:

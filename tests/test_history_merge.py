@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 from functools import partial
 
 import pytest
@@ -22,7 +23,17 @@ from driftctl.history.merge import (
     merge_run,
     valid_timestamp,
 )
-from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, RunReport, StackSeries, State
+from driftctl.model import (
+    CheckResult,
+    ErrorKind,
+    PlanError,
+    PlanResult,
+    ResourceChange,
+    ResourceCounts,
+    RunReport,
+    StackSeries,
+    State,
+)
 
 NOW = 1_800_000_000.0
 EARLIER = 1_700_000_000.0
@@ -286,3 +297,19 @@ def test_a_merge_that_drops_more_than_half_of_the_stacks_needs_allow_reset() -> 
         check_drops(most, allow_reset=False)
     check_drops(most, allow_reset=True)
     check_drops(merge_run({}, _run([])), allow_reset=False)  # nothing held, nothing to lose
+
+
+def test_outside_changes_and_failing_checks_are_published_and_carried_through_errors() -> None:
+    outside = (
+        ResourceChange("aws_instance.a", "update", "aws_instance", outside=True),
+        ResourceChange("aws_instance.b", "delete", "aws_instance", outside=True, ignored_by="known"),
+    )
+    checked = replace(plan("a", State.CLEAN), outside=outside, checks=(CheckResult("check.h", "fail"),))
+
+    clean = merge({}, [checked], NOW, {"a"})
+    errored = merge(clean, [plan("a", State.ERRORED)], NOW + 60, {"a"})
+    drifted = merge(errored, [plan("a", State.DRIFTED)], NOW + 120, {"a"})
+
+    assert (clean["a"].outside, clean["a"].checks_failing) == (1, 1)  # the ignored one is not counted
+    assert (errored["a"].outside, errored["a"].checks_failing) == (1, 1)
+    assert (drifted["a"].outside, drifted["a"].checks_failing) == (0, 0)

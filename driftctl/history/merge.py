@@ -128,9 +128,14 @@ def _clean(result: PlanResult) -> StackSeries:
         consecutive_errors=0,
         duration_seconds=_duration(result),
         resources=result.resources,
-        outside=len(result.outside),
+        outside=_outside(result),
         checks_failing=len(result.checks),
     )
+
+
+def _outside(result: PlanResult) -> int:
+    """Changes made outside Terraform the last plan did not act on, and no rule ignores."""
+    return sum(1 for c in result.outside if c.ignored_by is None)
 
 
 def _drifted(previous: StackSeries | None, result: PlanResult, now: float) -> StackSeries:
@@ -142,7 +147,7 @@ def _drifted(previous: StackSeries | None, result: PlanResult, now: float) -> St
         consecutive_errors=0,
         duration_seconds=_duration(result),
         resources=result.resources,
-        outside=len(result.outside),
+        outside=_outside(result),
         checks_failing=len(result.checks),
     )
 
