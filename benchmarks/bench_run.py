@@ -8,7 +8,7 @@ wrapper that sleeps a per-stack latency before `plan`, as a cloud refresh waits 
 LATENCY seconds, a few slow ones sit late in name order. Side by side, in alternation, run after run:
 the seed's loop (`find | sort | xargs -P 4 -I{} sh -c 'cd {} && terraform plan -detailed-exitcode'`),
 the same loop fed longest first, and `driftctl plan --all -p 4 --push` (the durations of its last run
-come back from the Pushgateway it pushed to, so plans start longest first from the second run on).
+come back from the history store it recorded in, so plans start longest first from the second run on).
 The lower bound is `max(longest stack, total work / P)`, the work being each stack's plan time as
 driftctl measured it in that run.
 
@@ -136,7 +136,8 @@ def latency_mode(stacks: int, runs: int) -> None:
         work = Path(temporary)
         root = work / "live"
         latencies = {f"stack-{i:03d}": LATENCY for i in range(stacks - len(SLOW))} | SLOW
-        env = {**os.environ, "TF_IN_AUTOMATION": "1"}
+        # the history store (the durations longest-first reads) lives and dies with the run's directory
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "XDG_STATE_HOME": str(work / "state")}
         env.pop("TF_PLUGIN_CACHE_DIR", None)
         for name, latency in latencies.items():
             directory = root / name
@@ -179,7 +180,7 @@ def scale_mode(stacks: int) -> None:
             (directory / ".terraform").mkdir(parents=True)  # initialised: no init runs
             (directory / "main.tf").write_text(STACK)
         tool = _executable(work / "fake-terraform", FAKE_TOOL)
-        env = {**os.environ}
+        env = {**os.environ, "XDG_STATE_HOME": str(work / "state")}
         base = ["--root", str(root), "--tool", "terraform", "--tool-binary", str(tool), "--fail-on", "never"]
         print(f"{stacks} stacks, a fake tool printing a 7-line clean plan; {os.cpu_count()} cores")
 

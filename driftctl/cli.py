@@ -7,20 +7,26 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
-from driftctl import __version__, config, pipeline, render
+from driftctl import __version__, config, ignore, pipeline, render
 from driftctl import report as report_format
+from driftctl.history import query as history_query
+from driftctl.history import store
 from driftctl.model import ExitCode, Selection, Stack
+from driftctl.names import printable
+from driftctl.selection import explain_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
-from driftctl.names import printable
+
+    from driftctl.history.record import Stores
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -93,11 +99,32 @@ def pushgateway_options(command: F) -> F:
         ),
         click.option("--job", help="Pushgateway job label.  [default: drift-detection]"),
         click.option("--grouping-label", "grouping_labels", multiple=True, help="Extra grouping label k=v."),
-        click.option("--allow-reset", is_flag=True, default=None, help="Push even if the read-back failed."),
+        click.option(
+            "--allow-reset",
+            is_flag=True,
+            default=None,
+            help="Push even if the read-back failed, or if the run drops most of the stored stacks.",
+        ),
         click.option(
             "--dry-run-push", is_flag=True, default=None, help="Print the metrics instead of pushing."
         ),
         click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def history_options(command: F) -> F:
+    """Where runs are recorded, and for how long."""
+    decorators = [
+        click.option(
+            "--history",
+            "history_url",
+            help="sqlite:///file.db, postgresql://user@host:port/db or none (env DRIFTCTL_HISTORY_URL).  "
+            "[default: a SQLite file per root under $XDG_STATE_HOME/driftctl]",
+        ),
+        click.option("--history-retention", help="Keep recorded runs this long.  [default: 400d]"),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -161,12 +188,11 @@ def stacks(
     cfg = _load(ctx)
     selection = pipeline.select(cfg, paths, changed=changed)
     if cfg.shard is not None:
-        selection = pipeline.shard_selection(cfg, selection, pipeline.expected_durations(cfg))
+        # the durations `plan` balances by, so both show the same part
+        selection = pipeline.shard_selection(cfg, selection, pipeline.stores_for(cfg).durations())
     _warn_fallback(selection)
     if explain:
-        from driftctl import changed as changed_stacks
-
-        for line in changed_stacks.explain_lines(selection):
+        for line in explain_lines(selection):
             click.echo(line)
         return
     shown = [*selection.stacks, *(selection.excluded if show_excluded else ())]
@@ -203,12 +229,38 @@ def _stack_row(stack: Stack) -> dict[str, object]:
 @click.option("--lock/--no-lock", default=None, help="Take the state lock.  [default: no-lock]")
 @click.option("--log-dir", type=click.Path(file_okay=False), help="Per-stack logs.  [default: a temp dir]")
 @click.option("--outputs-count-as-drift", is_flag=True, default=None, help="Output-only changes are drift.")
+@click.option(
+    "--outside-counts-as-drift",
+    is_flag=True,
+    default=None,
+    help="Changes made outside Terraform that the plan does not act on are drift.",
+)
+@click.option(
+    "--log-plan",
+    is_flag=True,
+    default=None,
+    help="Also write the human plan of drifted stacks to their logs, secrets masked. RISK: it holds every "
+    "planned value (names, IPs, non-sensitive secrets the masking does not know); off by default.",
+)
+@click.option("--detail", is_flag=True, default=None, help="Each drifted stack's resources under the table.")
+@click.option(
+    "--suggest-ignore", is_flag=True, help="Print ignore: rules for what this run saw (a baseline)."
+)
 @result_options
 @click.option("--push", is_flag=True, default=None, help="Push metrics to the Pushgateway.")
 @pushgateway_options
+@history_options
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
-def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed: bool, **_: object) -> None:
+def plan(
+    ctx: click.Context,
+    /,
+    paths: tuple[Path, ...],
+    plan_all: bool,
+    changed: bool,
+    suggest_ignore: bool,
+    **_: object,
+) -> None:
     """Plan stacks in parallel and report which have drifted.
 
     Give --all, --changed, or the paths of stacks (a folder selects every stack beneath it).
@@ -220,10 +272,11 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
         raise click.UsageError("give one of --all, --changed or the paths of the stacks to plan")
     cfg = _load(ctx)
     selection = pipeline.select(cfg, paths, changed=changed)  # finding nothing stops here, before any I/O
-    durations = pipeline.expected_durations(cfg)  # read once: the shards' balance and the start order
-    selection = pipeline.shard_selection(cfg, selection, durations)
+    checked = pipeline.preflight(cfg)  # a missing tool or a bad store fails before anything runs
+    # the history's durations, read once: the shards' balance and the start order
+    selection = pipeline.shard_selection(cfg, selection, checked[1].durations())
     _warn_fallback(selection)
-    outcome = run_plan(cfg, selection, durations)
+    outcome = run_plan(cfg, selection, checked, suggest_ignore)
     ctx.exit(int(outcome.exit_code))
 
 
@@ -231,21 +284,91 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
 @click.option("--root", type=click.Path(file_okay=False), help="Where .driftctl.yaml is.  [default: .]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
 @click.option("--allow-partial", is_flag=True, help="Publish even if some shards' reports are missing.")
+@click.option("--detail", is_flag=True, default=None, help="Each drifted stack's resources under the table.")
 @result_options
 @pushgateway_options
+@history_options
 @click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def publish(ctx: click.Context, /, reports: tuple[Path, ...], allow_partial: bool, **_: object) -> None:
     """Merge the reports of a run's shards (`plan --shard I/N --report FILE`) and publish them as one run.
 
     Checks that they come from the same repository, commit and mode and that shards 1..N are each
-    there once, then reads the Pushgateway group back and replaces it in one PUT.
+    there once, then reads the Pushgateway group back, replaces it in one PUT and records the run in
+    the history.
     """
     cfg = _load(ctx)
     outcome = pipeline.publish_reports(cfg, reports, allow_partial)
-    _print_result(outcome, cfg.format)
+    _print_result(outcome, cfg.format, cfg.detail)
     _print_publish(outcome)
     ctx.exit(int(outcome.exit_code))
+
+
+@cli.command()
+@click.option("--root", type=click.Path(file_okay=False), help="Repository root.  [default: .]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
+@click.option(
+    "--history",
+    "history_url",
+    help="sqlite:///file.db or postgresql://user@host:port/db (env DRIFTCTL_HISTORY_URL).  "
+    "[default: the root's SQLite file under $XDG_STATE_HOME/driftctl]",
+)
+@click.option("--since", default="90d", show_default=True, help="Episodes resolved since, or runs since.")
+@click.option("--runs", "list_runs", is_flag=True, help="List the runs instead of the stacks.")
+@click.option(
+    "--format", "list_format", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.argument("stacks", nargs=-1)
+@click.pass_context
+def history(
+    ctx: click.Context, /, stacks: tuple[str, ...], since: str, list_runs: bool, list_format: str, **_: object
+) -> None:
+    """What the history store remembers: per stack its state, first-seen time and drift episodes.
+
+    STACK is a stack id, a folder of stacks or a glob. Episodes count when still open or resolved
+    within --since; the time to resolve is from first seen to the first clean plan after.
+    """
+    try:
+        window = config.parse_duration(since)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    if list_runs and stacks:
+        raise click.UsageError("--runs lists every run; give no STACK with it")
+    from rich.console import Console  # tables are rich's to draw
+
+    store = pipeline.history_store(_load(ctx))
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out.width = 160
+    start = time.time() - window
+    title = f"{store.root}  (since {since}, from {store.name})"
+    if list_runs:
+        runs = pipeline.run_history(store, start)
+        if list_format == "json":
+            out.file.write(history_query.runs_json(runs))
+        else:
+            out.print(history_query.runs_table(runs, title))
+        return
+    rows = pipeline.stack_history(store, stacks, start)
+    if list_format == "json":
+        out.file.write(history_query.stacks_json(rows))
+    else:
+        out.print(history_query.stacks_table(rows, title))
+
+
+@cli.command(epilog="Exit codes: 0 shown, 3 no report, or the stack is not in it.")
+@click.option("--root", type=click.Path(file_okay=False), help="Where .driftctl.yaml is.  [default: .]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
+@click.option("--report", type=click.Path(dir_okay=False), help="The JSON report of the last run.")
+@click.argument("stack")
+@click.pass_context
+def show(ctx: click.Context, /, stack: str, **_: object) -> None:
+    """One stack's resources, outside changes and failing checks, from the last report."""
+    from rich.console import Console  # tables are rich's to draw
+
+    result, finished = pipeline.last_result(_load(ctx), stack)
+    Console(highlight=False).print(render.detail_table(result))
+    _Stderr().say(f"from the run that finished at {finished}")
 
 
 @cli.group()
@@ -329,17 +452,26 @@ def _warn_fallback(selection: Selection) -> None:
 
 
 def run_plan(
-    cfg: config.Config, selection: Selection, durations: Mapping[str, float | None] | None = None
+    cfg: config.Config,
+    selection: Selection,
+    checked: tuple[str, Stores] | None = None,
+    suggest_ignore: bool = False,
 ) -> pipeline.Outcome:
     """Runs the plans with the right view for where the output goes, then prints the result."""
     err = _Stderr()
-    pipeline.preflight(cfg)  # fail on a missing tool or bad push options before anything runs
+    if checked is None:
+        checked = pipeline.preflight(cfg)  # a missing tool or a bad store fails before anything runs
     log_dir = pipeline.make_log_dir(cfg)
     part = f" (shard {selection.shard})" if selection.shard else ""
     err.say(f"planning {len(selection.stacks)} stacks{part} with {cfg.tool.value}; logs in {log_dir}")
     with err.view(len(selection.stacks)) as view:
-        outcome = pipeline.plan(cfg, selection, log_dir, observer=view, durations=durations)
-    _print_result(outcome, cfg.format)
+        outcome = pipeline.plan(cfg, selection, log_dir, observer=view, checked=checked)
+    for warning in outcome.warnings:
+        err.say("driftctl: ", "yellow", warning)
+    if suggest_ignore:
+        sys.stdout.write(ignore.suggest(outcome.report.results, outcome.report.finished_at.date()))
+    else:
+        _print_result(outcome, cfg.format, cfg.detail)
     if outcome.report_path is not None:
         err.say(f"report written to {outcome.report_path}")
     _print_publish(outcome, err)
@@ -349,7 +481,11 @@ def run_plan(
 def _print_publish(outcome: pipeline.Outcome, err: _Stderr | None = None) -> None:
     err = err or _Stderr()
     published = outcome.published
-    for error in outcome.errors:
+    if outcome.history is not None:
+        err.say(f"run recorded in {outcome.history}")
+    for note in outcome.notes:
+        err.say("driftctl: ", "yellow", note)
+    for error in outcome.errors:  # last, where a CI log's tail shows them
         err.say("driftctl: ", "bold red", error)
     if published is not None and not published.pushed:
         sys.stdout.write(published.exposition.decode("utf-8"))
@@ -363,7 +499,7 @@ def _print_publish(outcome: pipeline.Outcome, err: _Stderr | None = None) -> Non
             err.say("first-seen times were reset: ", "yellow", published.reset_reason)
 
 
-def _print_result(outcome: pipeline.Outcome, fmt: str) -> None:
+def _print_result(outcome: pipeline.Outcome, fmt: str, detail: bool) -> None:
     if fmt == "json":
         sys.stdout.write(report_format.to_json(outcome.report))
     elif fmt == "markdown":
@@ -374,7 +510,7 @@ def _print_result(outcome: pipeline.Outcome, fmt: str) -> None:
         out = Console(highlight=False)
         if not out.is_terminal:
             out.width = 160  # CI logs are wide; 80 columns would fold every error
-        out.print(render.results_table(outcome.report))
+        out.print(render.report_view(outcome.report, detail))
 
 
 _terminated = threading.Event()
@@ -392,9 +528,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args = list(argv) if argv is not None else None
         code = cli.main(args=args, prog_name="driftctl", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as error:
         # click turns a KeyboardInterrupt into Abort; both mean the run was stopped from outside
-        click.echo("driftctl: interrupted; running plans were stopped, nothing was pushed", err=True)
+        cause = error.__cause__ if isinstance(error, click.exceptions.Abort) else error
+        if isinstance(cause, store.Interrupted):
+            # a store was being written: "nothing was pushed" could be false
+            click.echo(f"driftctl: {cause}", err=True)
+        else:
+            click.echo("driftctl: interrupted; running plans were stopped, nothing was pushed", err=True)
         sys.exit(143 if _terminated.is_set() else 130)
     except click.ClickException as error:
         error.show()

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from driftctl import __version__, combine, discover, git, names, report, schedule, shard, stackgen
+from driftctl import __version__, alerts, combine, discover, ignore, names, report, schedule, shard, stackgen
 from driftctl.config import Config
-from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State
+from driftctl.history import pushgateway, query
+from driftctl.history.merge import MergedState
+from driftctl.history.record import Stores, open_history, open_stores, record
+from driftctl.history.sql import RunRow, SqlStore
+from driftctl.history.store import StoreConfigError, StoreError
+from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State, Tool
 from driftctl.runner import Observer, RunnerOptions, run_plans
-
-if TYPE_CHECKING:  # the HTTP client, the metrics and the HCL parser load only when a run needs them
-    from driftctl import pushgateway
+from driftctl.selection import git
+from driftctl.selection import select_changed as select_by_change
 
 
 class UsageError(Exception):
@@ -34,9 +38,13 @@ class Outcome:
     report: RunReport
     exit_code: ExitCode
     published: pushgateway.PublishOutcome | None = None
-    # what failed around the plans (report, push); the run then exits 1 whatever the plans said
+    # what failed around the plans (report, push, history); the run then exits 1 whatever the plans said
     errors: tuple[str, ...] = ()
     report_path: Path | None = None  # where the JSON report was written
+    merged: MergedState | None = None  # the run merged into the authoritative store: what sinks read
+    history: str | None = None  # the history store the run was recorded in
+    notes: tuple[str, ...] = ()  # warnings that changed nothing
+    warnings: tuple[str, ...] = ()  # expired ignore rules
 
 
 def all_stacks(config: Config) -> list[Stack]:
@@ -109,10 +117,8 @@ def _globbed(config: Config, planned: Sequence[Stack], excluded: Sequence[Stack]
 
 def select_changed(config: Config, everything: Sequence[Stack], allowed: set[str]) -> Selection:
     """`--changed`: dependency chains may run through stacks the globs leave out, so all are passed."""
-    from driftctl import changed as changed_stacks
-
     try:
-        return changed_stacks.select_changed(
+        return select_by_change(
             config.root.resolve(),
             everything,
             config.base,
@@ -152,6 +158,7 @@ def runner_options(config: Config, binary: str, log_dir: Path) -> RunnerOptions:
         lock=config.lock,
         init=config.init,
         outputs_count_as_drift=config.outputs_count_as_drift,
+        log_plan=config.log_plan,
     )
 
 
@@ -190,71 +197,21 @@ def check_report_path(config: Config) -> None:
         raise UsageError(f"{config.report}: not a writable file path")
 
 
-def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.PushOptions | None:
-    """The Pushgateway settings when this run publishes metrics; credentials come from the environment."""
-    from driftctl import pushgateway
-
-    if not (config.push or config.dry_run_push):
-        return None
-    if config.push and not config.pushgateway_url and not config.dry_run_push:
-        raise UsageError("--push needs --pushgateway URL (or DRIFTCTL_PUSHGATEWAY_URL)")
-    options = pushgateway.PushOptions(
-        url=config.pushgateway_url,
-        job=config.job,
-        grouping_labels=dict(config.grouping_labels),
-        username=environ.get("DRIFTCTL_PUSHGATEWAY_USERNAME") or None,
-        password=environ.get("DRIFTCTL_PUSHGATEWAY_PASSWORD") or None,
-        token=environ.get("DRIFTCTL_PUSHGATEWAY_TOKEN") or None,
-        ca_bundle=config.ca_bundle,
-        timeout_seconds=config.push_timeout,
-        allow_reset=config.allow_reset,
-        dry_run=config.dry_run_push,
-    )
-    try:
-        pushgateway.check_options(options)
-    except pushgateway.PushgatewayConfigError as error:
-        raise UsageError(str(error)) from None
-    return options
-
-
-def expected_durations(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, float | None]:
-    """Each stack's expected plan duration, for the shards' balance and the order plans start in."""
-    return previous_durations(push_options(config, os.environ if environ is None else environ))
-
-
-def previous_durations(options: pushgateway.PushOptions | None) -> dict[str, float | None]:
-    """Each stack's last plan duration from the gateway, to start the slow ones first; best effort."""
-    from driftctl import pushgateway
-
-    if options is None or options.url is None:
-        return {}
-    try:
-        previous = pushgateway.read_back(options)
-    except pushgateway.PushgatewayError:
-        return {}  # the publish step reads back again after the plans and reports the failure then
-    return {stack: series.duration_seconds for stack, series in previous.series.items()}
-
-
-def publish(
-    options: pushgateway.PushOptions, run: RunReport
-) -> tuple[pushgateway.PublishOutcome | None, str | None]:
-    """Read back, merge, push one batch: the outcome, or why nothing was pushed."""
-    from driftctl import pushgateway
-
-    try:
-        # a set: the merge asks "still known?" of every stack the gateway holds (10,000 x 10,000 as a tuple)
-        known = frozenset(run.known) if run.known is not None else None
-        return pushgateway.publish(options, run, known, version=__version__), None
-    except pushgateway.PushgatewayError as error:
-        return None, str(error)
-
-
-def preflight(
-    config: Config, environ: Mapping[str, str] | None = None
-) -> tuple[str, pushgateway.PushOptions | None]:
-    """Everything that can be checked before a plan runs: the tool, the report path, the Pushgateway."""
+def preflight(config: Config, environ: Mapping[str, str] | None = None) -> tuple[str, Stores]:
+    """Everything that can be checked before a plan runs: the tool, the report path, the stores."""
     check_report_path(config)
-    return tool_binary(config), push_options(config, os.environ if environ is None else environ)
+    binary = tool_binary(config)
+    return binary, stores_for(config, environ)
+
+
+def stores_for(config: Config, environ: Mapping[str, str] | None = None) -> Stores:
+    """The run's stores, opened and checked: bad settings are usage errors, unreachable stores operational."""
+    try:
+        return open_stores(config, os.environ if environ is None else environ, __version__)
+    except StoreConfigError as error:
+        raise UsageError(str(error)) from None
+    except StoreError as error:
+        raise OperationalError(str(error)) from None
 
 
 def plan(
@@ -264,34 +221,38 @@ def plan(
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
     environ: Mapping[str, str] | None = None,
-    durations: Mapping[str, float | None] | None = None,
+    checked: tuple[str, Stores] | None = None,
 ) -> Outcome:
     """Plans the selection, writes the report, then publishes the metrics.
 
-    Options that cannot work are rejected before any plan runs; the report is written before the
-    push, so a failed push never loses the run's results. `durations` (expected seconds per stack)
-    are read when not given.
+    Options and stores that cannot work are rejected before any plan runs (`checked` is what
+    `preflight` returned, when the caller ran it already); the report is written before the push and
+    the history, so a failed store never loses the run's results.
     """
-    binary, metrics = preflight(config, environ)
+    binary, stores = checked if checked is not None else preflight(config, environ)
+    if selection.shard is not None:
+        # `publish` records the whole run once; a shard recording its durations would change the
+        # partition of every shard that reads the history after it (a shared PostgreSQL history)
+        stores = replace(stores, history=None)
     selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
-    if durations is None:
-        durations = previous_durations(metrics)
-    order = schedule.longest_first(selection.stacks, durations)
-    results = plan_units(order, runner_options(config, binary, log_dir), observer, cancel)
+    order = schedule.longest_first(selection.stacks, stores.durations())
+    rules = _Rules(config, datetime.now(timezone.utc).date())
+    watching = _RuledObserver(observer, rules) if observer is not None else None
+    results = rules.apply(plan_units(order, runner_options(config, binary, log_dir), watching, cancel))
     run = RunReport(
         started_at=started,
         finished_at=datetime.now(timezone.utc),
         root=config.root.resolve(),
         tool=config.tool,
         mode=selection.mode,
-        results=tuple(results),
+        results=results.results,
         removed=selection.removed,
         known=selection.known,
         shard=selection.shard,
         commit=git.head(config.root),
     )
-    return conclude(config, run, metrics)
+    return _conclude(config, run, stores, results.warnings)
 
 
 def publish_reports(
@@ -300,29 +261,59 @@ def publish_reports(
     allow_partial: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> Outcome:
-    """`driftctl publish`: the shards' reports merged into one run, then published as `plan --push` does."""
-    metrics = push_options(replace(config, push=True), os.environ if environ is None else environ)
+    """`driftctl publish`: the shards' reports merged into one run, then recorded as `plan --push` does."""
     check_report_path(config)
     try:
         parts = [combine.ShardReport(str(path), report.read(path)) for path in paths]
         run = combine.combine(parts, allow_partial)
     except (report.ReportFormatError, combine.CombineError) as error:
         raise UsageError(str(error)) from None
-    return conclude(config, run, metrics)
+    # the history is kept per repository root: the one the shards planned, wherever publish runs
+    stores = stores_for(replace(config, push=True, root=run.root), environ)
+    return _conclude(config, run, stores)
 
 
-def conclude(config: Config, run: RunReport, metrics: pushgateway.PushOptions | None) -> Outcome:
-    """After the plans: the report is written first, so a failed push never loses the run's results."""
+def _conclude(config: Config, run: RunReport, stores: Stores, warnings: tuple[str, ...] = ()) -> Outcome:
+    """The report is written first, so a failed store never loses the run's results; then one record."""
     report_error = write_report(config.report, run)
-    published, publish_error = publish(metrics, run) if metrics is not None else (None, None)
-    errors = tuple(error for error in (report_error, publish_error) if error)
+    recorded = record(config, run, stores)
+    errors = (report_error, *recorded.errors) if report_error else recorded.errors
     return Outcome(
         report=run,
         exit_code=ExitCode.ERROR if errors else exit_code(run, config.fail_on),
-        published=published,
+        published=recorded.published,
         errors=errors,
         report_path=config.report if config.report is not None and report_error is None else None,
+        merged=recorded.merged,
+        history=recorded.history,
+        notes=recorded.notes,
+        warnings=warnings,
     )
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The noise rules of a run, applied to each result as it finishes and to all of them at the end."""
+
+    config: Config
+    today: date
+
+    def apply(self, results: Sequence[PlanResult]) -> ignore.Applied:
+        return ignore.apply(results, self.config.ignore, self.today, self.config.outside_counts_as_drift)
+
+
+@dataclass(frozen=True)
+class _RuledObserver:
+    """Progress shows each stack as the report will: a stack whose every change is ignored is clean."""
+
+    observer: Observer
+    rules: _Rules
+
+    def started(self, stack: Stack, attempt: int) -> None:
+        self.observer.started(stack, attempt)
+
+    def finished(self, result: PlanResult) -> None:
+        self.observer.finished(self.rules.apply([result]).results[0])
 
 
 def plan_units(
@@ -342,6 +333,45 @@ def plan_units(
     return [by_id[stack.id] for stack in stacks]
 
 
+def history_store(config: Config, environ: Mapping[str, str] | None = None) -> SqlStore:
+    """The history store `driftctl history` reads: the one `driftctl plan` with this config records in."""
+    try:
+        store = open_history(config, os.environ if environ is None else environ, __version__)
+    except StoreConfigError as error:
+        raise UsageError(str(error)) from None
+    if store is None:
+        raise UsageError("--history none: there is no history store to read")
+    return store
+
+
+def stack_history(store: SqlStore, patterns: Sequence[str], since: float) -> list[query.StackHistory]:
+    """Per stack: its state, first-seen time, and drift episodes open or resolved since `since`."""
+    try:
+        rows = query.summarize(store.load(), store.episodes(since), store.last_error_kinds(), patterns)
+    except StoreError as error:
+        raise OperationalError(str(error)) from None
+    _found_something(store, rows, patterns)
+    return rows
+
+
+def run_history(store: SqlStore, since: float) -> list[RunRow]:
+    try:
+        runs = store.runs(since)
+    except StoreError as error:
+        raise OperationalError(str(error)) from None
+    _found_something(store, runs, ())
+    return runs
+
+
+def _found_something(store: SqlStore, rows: Sequence[object], patterns: Sequence[str]) -> None:
+    """An empty answer is never shown as success: say whether nothing was recorded or nothing matched."""
+    if rows:
+        return
+    if patterns:
+        raise UsageError(f"no stack recorded for {store.root} matches {', '.join(map(repr, patterns))}")
+    raise OperationalError(f"no run of {store.root} is recorded in {store.name} (in that window)")
+
+
 def write_report(path: Path | None, run: RunReport) -> str | None:
     """Writes the JSON report; why it could not be, if so (the push still goes ahead)."""
     if path is None:
@@ -353,10 +383,31 @@ def write_report(path: Path | None, run: RunReport) -> str | None:
     return None
 
 
+def last_result(config: Config, stack: str) -> tuple[PlanResult, str]:
+    """One stack of the last report (`config.report`) and when that run finished, for `driftctl show`."""
+    path = config.report
+    if path is None:
+        raise UsageError("no report to read: give --report FILE (or report: in .driftctl.yaml)")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        entries = {entry["stack"]: entry for entry in document["stacks"]}
+        root, tool = Path(document["root"]), Tool(document["tool"])
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the report: {error.strerror}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: not a driftctl report ({type(error).__name__}: {error})") from None
+    if stack not in entries:
+        raise UsageError(
+            f"{stack}: not in {path} (it holds {len(entries)} stacks; `driftctl stacks` lists ids)"
+        )
+    try:
+        return report.result_from_dict(entries[stack], root, tool), str(document.get("finished_at", "?"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: stack {stack} is malformed ({type(error).__name__}: {error})") from None
+
+
 def alert_rules(config: Config) -> str:
     """The Prometheus rule file for this config's thresholds and Pushgateway job."""
-    from driftctl import alerts
-
     try:
         return alerts.render_rules(
             alerts.AlertThresholds(

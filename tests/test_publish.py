@@ -1,6 +1,6 @@
 """`driftctl publish`, end to end: three real shard runs of real Terraform stacks in a real git repository,
-merged into one real Pushgateway group with one read-back and one PUT; a missing or duplicated shard is
-refused before any request."""
+merged into one real Pushgateway group with one read-back and one PUT and one history record; a missing or
+duplicated shard is refused before any request."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from pushgateway_server import (
     running_pushgateway,
 )
 
+from driftctl.history.pushgateway import PushOptions, push, read_back
 from driftctl.metrics import RunInfo, build_exposition
 from driftctl.model import StackSeries, State
-from driftctl.pushgateway import PushOptions, push, read_back
 
 JOB = "drift-sharded"
 EARLIER = 1_700_000_000.0
@@ -38,8 +38,9 @@ def gateway() -> Iterator[Pushgateway]:
 
 
 @pytest.fixture(scope="module")
-def env(terraform_env: dict[str, str]) -> dict[str, str]:
-    environ = {**os.environ, **terraform_env}
+def env(terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    # module-scoped, so made before the per-test state home: default history stores stay in tmp
+    environ = {**os.environ, **terraform_env, "XDG_STATE_HOME": str(tmp_path_factory.mktemp("state"))}
     environ.pop("TF_PLUGIN_CACHE_DIR", None)
     return environ
 
@@ -57,9 +58,11 @@ def shards(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> lis
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "live"]):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=root, check=True)
     reports = []
+    history = f"sqlite:///{root.parent / 'shards.db'}"  # one history for every shard, as a shared database
     for index in (1, 2, 3):
         report = root.parent / f"shard-{index}.json"
         args = ["plan", "--all", "--tool", "terraform", "--root", str(root), "--shard", f"{index}/3"]
+        args += ["--history", history]
         done = driftctl(*args, "--report", str(report), "--fail-on", "never", env=env)
         assert done.returncode == 0, done.stderr
         reports.append(report)
@@ -84,16 +87,43 @@ def test_publish_merges_three_shard_runs_into_one_group(
     assert len({d["commit"] for d in documents}) == 1 and len(documents[0]["commit"]) == 40
     seed(gateway.url, JOB)
 
+    history = f"sqlite:///{tmp_path / 'history.db'}"
     with recording_server({"GET": [FORWARD], "PUT": [FORWARD]}, forward_to=gateway.url) as server:
-        args = ["publish", *map(str, reports), "--pushgateway", server.url, "--job", JOB]
+        args = [
+            "publish",
+            *map(str, reports),
+            "--pushgateway",
+            server.url,
+            "--job",
+            JOB,
+            "--history",
+            history,
+        ]
         done = driftctl(*args, "--format", "json", "--report", str(tmp_path / "merged.json"), env=env)
-    assert server.methods() == ["GET", "PUT"]  # one read-back, one PUT
+    assert server.methods() == ["GET", "GET", "PUT"]  # one read-back, its re-check right before, one PUT
     assert done.returncode == 1, done.stderr  # dev/broken errored
     assert "pushed 7 stacks in one batch (1 drifted, 1 errored, 5 clean)" in done.stderr
+    assert f"run recorded in {tmp_path / 'history.db'}" in done.stderr
     merged = json.loads(done.stdout)
-    assert merged["summary"] == {"total": 7, "clean": 5, "drifted": 1, "errored": 1}
+    total = {k: merged["summary"][k] for k in ("total", "clean", "drifted", "errored")}
+    assert total == {"total": 7, "clean": 5, "drifted": 1, "errored": 1}
     assert merged["shard"] is None and merged["commit"] == documents[0]["commit"]
     assert json.loads((tmp_path / "merged.json").read_text())["summary"] == merged["summary"]
+    # the shards' resource detail survives the merge: the drifted stack names its replaced resource
+    app = next(s for s in merged["stacks"] if s["stack"] == "dev/app")
+    assert [(c["address"], c["action"]) for c in app["changes"]] == [("null_resource.thing", "replace")]
+
+    root = documents[0]["root"]
+    runs = driftctl("history", "--runs", "--format", "json", "--root", root, "--history", history, env=env)
+    recorded = json.loads(runs.stdout)["runs"]
+    assert [(r["shard"], r["commit"], r["stacks"], r["drifted"]) for r in recorded] == [
+        (None, documents[0]["commit"], 7, 1)
+    ]  # one run for the whole repository
+    # the shards read the durations from the history they share and wrote nothing to it, so each one
+    # computed the same partition whenever it started (the coverage check above)
+    shards_db = f"sqlite:///{Path(root).parent / 'shards.db'}"
+    parts = driftctl("history", "--runs", "--format", "json", "--root", root, "--history", shards_db, env=env)
+    assert (parts.returncode, parts.stdout) == (1, "") and "no run of" in parts.stderr, parts.stderr
 
     series = read_back(PushOptions(url=gateway.url, job=JOB)).series
     assert sorted(series) == sorted(documents[0]["known"])  # retired/vpc is gone with the old group
