@@ -1,0 +1,219 @@
+"""One Slack message per run (Block Kit through an incoming webhook): what changed, and what still is.
+
+Within Slack's limits (50 blocks per message, 3,000 characters per text): what does not fit ends in
+"and N more". The webhook URL is a secret (its path is the credential): it never appears in a message.
+Only names reach Slack: stacks, resource addresses and types, actions, attribute names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from driftctl.sinks.ci import RunContext
+from driftctl.sinks.delta import Delta, Drift, age_text, cause_groups
+from driftctl.sinks.http import DEFAULT_POLICY, Client, RetryPolicy, SinkError
+
+NOTIFY_MODES = ("on-change", "always", "never")
+MAX_BLOCKS = 50
+MAX_TEXT = 3000
+MAX_HEADER = 150
+_RESOURCES_PER_STACK = 8
+_STACKS_PER_GROUP = 15
+
+Block = dict[str, Any]
+
+
+def should_notify(mode: str, delta: Delta) -> bool:
+    if mode == "never":
+        return False
+    return mode == "always" or delta.changed
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What other sinks learned that the message links to or mentions."""
+
+    issue_links: Mapping[str, str] | None = None  # stack -> its issue's URL
+    error_links: Mapping[str, str] | None = None  # stack -> its persistent-failure issue's URL
+    held_back: Sequence[str] = ()  # stacks whose issue --max-open-issues kept from opening
+
+
+def render(delta: Delta, context: RunContext, extras: Extras = Extras()) -> dict[str, Any]:
+    """The webhook's JSON payload: a fallback `text` and the blocks."""
+    headline = _headline(delta)
+    where = f" in {context.repository}" if context.repository else ""
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(headline, MAX_HEADER)}}
+    ]
+    meta = _context_line(context)
+    if meta:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(meta, MAX_TEXT)}]})
+    links = extras.issue_links or {}
+    error_links = extras.error_links or {}
+    sections: list[tuple[str, list[str]]] = [
+        ("New drift", [_group_item(drifts, links) for drifts in _grouped(delta.newly_drifted)]),
+        (
+            "Resolved",
+            [f"`{_name(s)}` plans clean" for s in delta.resolved]
+            + [f"`{_name(s)}` was removed from the repository" for s in delta.removed],
+        ),
+        (
+            "Newly failing",
+            [_failure(f.stack, f.kind.value, f.runs, error_links) for f in delta.newly_errored],
+        ),
+        (
+            "Still drifted",
+            [
+                f"`{_name(d.stack)}` for {age_text(d.age_seconds)}{_issue(links, d.stack)}"
+                for d in sorted(delta.still_drifted, key=lambda d: -d.age_seconds)
+            ],
+        ),
+        (
+            "Still failing",
+            [_failure(f.stack, f.kind.value, f.runs, error_links) for f in delta.still_errored],
+        ),
+        ("Planning again", [f"`{_name(s)}`" for s in delta.recovered]),
+    ]
+    if extras.held_back:
+        sections.append(
+            ("Issues held back by --max-open-issues", [f"`{_name(s)}`" for s in extras.held_back])
+        )
+    blocks += _pack(sections, MAX_BLOCKS - len(blocks))
+    return {"text": _cut(headline + where, MAX_TEXT), "blocks": blocks}
+
+
+def _headline(delta: Delta) -> str:
+    parts = [
+        (len(delta.newly_drifted), "newly drifted"),
+        (len(delta.resolved) + len(delta.removed), "resolved"),
+        (len(delta.still_drifted), "still drifted"),
+        (len(delta.errored), "failing"),
+    ]
+    shown = [f"{count} {what}" for count, what in parts if count]
+    return "driftctl: " + (", ".join(shown) if shown else "no drift")
+
+
+def _context_line(context: RunContext) -> str:
+    parts = []
+    if context.repository:
+        parts.append(_link(context.repository_url, context.repository))
+    if context.run_url:
+        parts.append(_link(context.run_url, context.run_name or "CI run"))
+    if context.commit:
+        parts.append(f"commit `{_escape(context.commit[:12])}`")
+    return " · ".join(parts)
+
+
+def _grouped(drifts: Sequence[Drift]) -> list[tuple[Drift, ...]]:
+    return [group.drifts for group in cause_groups(drifts)]
+
+
+def _group_item(drifts: Sequence[Drift], links: Mapping[str, str]) -> str:
+    first = drifts[0]
+    if len(drifts) == 1:
+        head = f"`{_name(first.stack)}` {_counts(first)}{_issue(links, first.stack)}"
+    else:
+        names = ", ".join(f"`{_name(d.stack)}`{_issue(links, d.stack)}" for d in drifts[:_STACKS_PER_GROUP])
+        more = f" and {len(drifts) - _STACKS_PER_GROUP} more" if len(drifts) > _STACKS_PER_GROUP else ""
+        head = f"*{len(drifts)} stacks with the same changes* (one cause?): {names}{more}"
+    lines = [head]
+    changes = first.changes
+    for change in changes[:_RESOURCES_PER_STACK]:
+        attributes = ", ".join(f"`{_escape(a)}`" for a in change.attributes)
+        ignored = f" _(ignored: {_escape(change.ignored_by)})_" if change.ignored_by else ""
+        lines.append(
+            f"• `{_name(change.address)}` {change.action}{': ' + attributes if attributes else ''}{ignored}"
+        )
+    if len(changes) > _RESOURCES_PER_STACK:
+        lines.append(f"• and {len(changes) - _RESOURCES_PER_STACK} more resources")
+    return "\n".join(lines)
+
+
+def _counts(drift: Drift) -> str:
+    r = drift.resources
+    return f"(+{r.add} ~{r.change} -{r.destroy} ±{r.replace})"
+
+
+def _failure(stack: str, kind: str, runs: int, links: Mapping[str, str]) -> str:
+    in_a_row = f", {runs} runs in a row" if runs > 1 else ""
+    return f"`{_name(stack)}`: {kind} error{in_a_row}{_issue(links, stack)}"
+
+
+def _issue(links: Mapping[str, str], stack: str) -> str:
+    url = links.get(stack)
+    return f" {_link(url, 'issue')}" if url else ""
+
+
+def _pack(sections: Iterable[tuple[str, list[str]]], budget: int) -> list[Block]:
+    """Sections of items as blocks of at most MAX_TEXT characters; what overflows `budget` is counted."""
+    blocks: list[Block] = []
+    pending = [(title, items) for title, items in sections if items]
+    left_out = 0
+    for index, (title, items) in enumerate(pending):
+        text = f"*{title}*"
+        for position, item in enumerate(items):
+            item = _cut(item, MAX_TEXT - len(title) - 8)
+            if len(text) + 1 + len(item) <= MAX_TEXT:
+                text += "\n" + item
+                continue
+            if len(blocks) + 2 >= budget:  # keep one block for "and N more"
+                left_out = len(items) - position + sum(len(rest) for _, rest in pending[index + 1 :])
+                break
+            blocks.append(_section(text))
+            text = f"*{title}* (continued)\n{item}"
+        if left_out:
+            break
+        if len(blocks) + 2 > budget and index + 1 < len(pending):
+            left_out = sum(len(rest) for _, rest in pending[index + 1 :])
+            blocks.append(_section(text))
+            break
+        blocks.append(_section(text))
+    if left_out:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {left_out} more"}]})
+    return blocks
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _link(url: str | None, label: str) -> str:
+    label = _escape(label).replace("|", "¦")
+    return f"<{url}|{label}>" if url else label
+
+
+def _name(text: str) -> str:
+    return _escape(text).replace("`", "'")
+
+
+def _escape(text: str) -> str:
+    # the three characters Slack's mrkdwn asks to escape
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---- sending ---------------------------------------------------------------------------------------
+
+
+def post(
+    webhook_url: str,
+    payload: Mapping[str, Any],
+    policy: RetryPolicy = DEFAULT_POLICY,
+    sleep: Callable[[float], None] | None = None,
+) -> None:
+    """Posts the message; raises `SinkError`, with the webhook masked, when Slack does not take it."""
+    secrets = [webhook_url, httpx.URL(webhook_url).path]
+    extra = {"sleep": sleep} if sleep is not None else {}
+    with Client(
+        "Slack", webhook_url, {"Content-Type": "application/json"}, secrets, policy, **extra
+    ) as client:
+        response = client.request("POST", webhook_url, json=payload)
+    if response.text.strip() not in ("", "ok"):
+        raise SinkError(client.scrub(f"Slack: unexpected answer: {response.text.strip()[:200]}"))
