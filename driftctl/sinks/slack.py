@@ -150,30 +150,35 @@ def _issue(links: Mapping[str, str], stack: str) -> str:
 
 def _pack(sections: Iterable[tuple[str, list[str]]], budget: int) -> list[Block]:
     """Sections of items as blocks of at most MAX_TEXT characters; what overflows `budget` is counted."""
+    sections = [(title, items) for title, items in sections if items]
     blocks: list[Block] = []
-    pending = [(title, items) for title, items in sections if items]
-    left_out = 0
-    for index, (title, items) in enumerate(pending):
-        text = f"*{title}*"
-        for position, item in enumerate(items):
-            item = _cut(item, MAX_TEXT - len(title) - 8)
-            if len(text) + 1 + len(item) <= MAX_TEXT:
-                text += "\n" + item
-                continue
-            if len(blocks) + 2 >= budget:  # keep one block for "and N more"
-                left_out = len(items) - position + sum(len(rest) for _, rest in pending[index + 1 :])
-                break
-            blocks.append(_section(text))
-            text = f"*{title}* (continued)\n{item}"
-        if left_out:
-            break
-        if len(blocks) + 2 > budget and index + 1 < len(pending):
-            left_out = sum(len(rest) for _, rest in pending[index + 1 :])
-            blocks.append(_section(text))
-            break
+    remaining = sum(len(items) for _, items in sections)
+
+    def flush(text: str, count: int) -> bool:
+        nonlocal remaining
+        # the last block may take the final slot; any other keeps one free for "and N more"
+        if len(blocks) + (1 if count == remaining else 2) > budget:
+            return False
         blocks.append(_section(text))
-    if left_out:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {left_out} more"}]})
+        remaining -= count
+        return True
+
+    for title, items in sections:
+        text, count = f"*{title}*", 0
+        for item in items:
+            item = _cut(item, MAX_TEXT - len(title) - 16)
+            if len(text) + 1 + len(item) > MAX_TEXT:
+                if not flush(text, count):
+                    break
+                text, count = f"*{title}* (continued)", 0
+            text += "\n" + item
+            count += 1
+        else:
+            if flush(text, count):
+                continue
+        break
+    if remaining:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {remaining} more"}]})
     return blocks
 
 
