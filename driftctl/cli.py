@@ -20,6 +20,7 @@ from driftctl import __version__, config, pipeline, render
 from driftctl import changed as changed_stacks
 from driftctl import report as report_format
 from driftctl.model import ExitCode, Selection
+from driftctl.sinks import notify
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -58,6 +59,34 @@ def changed_options(command: F) -> F:
         ),
         click.option(
             "--include-uncommitted", is_flag=True, default=None, help="Count working-tree and staged changes."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def notify_options(command: F) -> F:
+    """Slack, the forge's issues and the pull request's comment (the token: DRIFTCTL_ISSUE_TOKEN only)."""
+    decorators = [
+        click.option("--notify", type=click.Choice(["on-change", "always", "never"]), help="[on-change]"),
+        click.option(
+            "--slack-webhook", "slack_webhook_url", help="Slack webhook (DRIFTCTL_SLACK_WEBHOOK_URL)."
+        ),
+        click.option(
+            "--issue-tracker", type=click.Choice(["github", "gitea"]), help="File one issue per drift."
+        ),
+        click.option("--issue-repo", help="OWNER/NAME.  [default: the CI's repository]"),
+        click.option("--issue-api-url", help="GitHub Enterprise, Gitea, Forgejo (https://HOST/api/v1)."),
+        click.option("--issue-label", help="Label of drift issues.  [default: drift]"),
+        click.option("--issue-error-label", help="Label of failing-plan issues.  [default: drift-error]"),
+        click.option("--issue-errors-after", type=int, help="Failed runs in a row before an issue.  [3]"),
+        click.option("--max-open-issues", type=int, help="Issues one run may open.  [no limit]"),
+        click.option(
+            "--comment-on-pr", is_flag=True, default=None, help="--changed in a PR: comment the report."
+        ),
+        click.option(
+            "--notify-failures-ok", is_flag=True, default=None, help="A failing sink does not fail the run."
         ),
     ]
     for decorator in reversed(decorators):
@@ -144,6 +173,7 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explai
 @click.option("--allow-reset", is_flag=True, default=None, help="Push even if the read-back failed.")
 @click.option("--dry-run-push", is_flag=True, default=None, help="Print the metrics instead of pushing.")
 @click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway.")
+@notify_options
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed: bool, **_: object) -> None:
@@ -214,7 +244,31 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     if outcome.report_path is not None:
         err.print(f"[dim]report written to {escape(str(outcome.report_path))}[/]")
     _print_publish(out, err, outcome)
+    _print_notified(err, outcome.notified, cfg.notify_failures_ok)
     return outcome
+
+
+def _print_notified(err: Console, notified: notify.NotifyOutcome | None, failures_ok: bool) -> None:
+    if notified is None:
+        return
+    if failures_ok:  # otherwise they are among the run's errors, printed above
+        for error in notified.errors:
+            err.print(f"[yellow]driftctl (--notify-failures-ok):[/] {escape(error)}")
+    done = []
+    if notified.slack_sent:
+        done.append("Slack message sent")
+    if notified.issues is not None:
+        verbs = [a.state or ("opened" if a.number is None else "updated") for a in notified.issues.actions]
+        counts = ", ".join(f"{verbs.count(v)} {_VERB.get(v, v)}" for v in sorted(set(verbs))) or "unchanged"
+        held = len(notified.issues.held_back)
+        done.append(f"issues {counts}" + (f", {held} held back by --max-open-issues" if held else ""))
+    if notified.pr_comment:
+        done.append(f"report commented on the pull request: {escape(notified.pr_comment)}")
+    if done:
+        err.print(f"[dim]{'; '.join(done)}[/]")
+
+
+_VERB = {"open": "reopened", "closed": "closed"}
 
 
 def _print_publish(out: Console, err: Console, outcome: pipeline.Outcome) -> None:

@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule
+from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule, state
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
-from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, State
+from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, StackSeries, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
+from driftctl.sinks import ci, notify
+from driftctl.sinks.forge import IssueLabels
+from driftctl.sinks.issues import IssueSettings
 
 
 class UsageError(Exception):
@@ -36,6 +39,7 @@ class Outcome:
     # what failed around the plans (report, push); the run then exits 1 whatever the plans said
     errors: tuple[str, ...] = ()
     report_path: Path | None = None  # where the JSON report was written
+    notified: notify.NotifyOutcome | None = None
 
 
 def all_stacks(config: Config) -> list[Stack]:
@@ -166,15 +170,61 @@ def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.Push
     return options
 
 
-def previous_durations(options: pushgateway.PushOptions | None) -> dict[str, float | None]:
-    """Each stack's last plan duration from the gateway, to start the slow ones first; best effort."""
+def previous_series(options: pushgateway.PushOptions | None) -> dict[str, StackSeries]:
+    """What the gateway held before this run (durations to start slow stacks first, the notifications'
+    last state); best effort."""
     if options is None or options.url is None:
         return {}
     try:
-        previous = pushgateway.read_back(options)
+        return pushgateway.read_back(options).series
     except pushgateway.PushgatewayError:
         return {}  # the publish step reads back again after the plans and reports the failure then
-    return {stack: series.duration_seconds for stack, series in previous.series.items()}
+
+
+def notify_options(config: Config, environ: Mapping[str, str]) -> notify.NotifyOptions:
+    """Slack, issues and the pull request's comment as configured; what cannot work is a usage error."""
+    context = ci.from_environ(environ)
+    issues = config.issue_tracker is not None
+    forge = None
+    try:
+        if issues or config.comment_on_pr:
+            needed_by = "--issue-tracker" if issues else "--comment-on-pr"
+            forge = notify.forge_settings(
+                config.issue_tracker, config.issue_repo, config.issue_api_url, environ, context, needed_by
+            )
+    except notify.NotifyConfigError as error:
+        raise UsageError(str(error)) from None
+    webhook = config.slack_webhook_url
+    if webhook is not None and not webhook.startswith(("https://", "http://")):
+        raise UsageError("--slack-webhook / DRIFTCTL_SLACK_WEBHOOK_URL: not an http(s) URL")
+    return notify.NotifyOptions(
+        mode=config.notify,
+        slack_webhook=webhook if config.notify != "never" else None,
+        issues=issues,
+        comment_on_pr=config.comment_on_pr,
+        forge=forge,
+        issue_settings=IssueSettings(config.issue_errors_after, config.max_open_issues),
+        labels=IssueLabels(config.issue_label, config.issue_error_label),
+    )
+
+
+def tell(
+    options: notify.NotifyOptions,
+    run: RunReport,
+    selection: Selection,
+    previous: Mapping[str, StackSeries],
+    published: pushgateway.PublishOutcome | None,
+    environ: Mapping[str, str],
+) -> notify.NotifyOutcome | None:
+    """The notification sinks, reading the merged state: the pushed one, else this run merged locally."""
+    if not options.active:
+        return None
+    merged = (
+        published.series
+        if published is not None
+        else state.merge(previous, run.results, run.finished_at.timestamp(), selection.known, run.removed)
+    )
+    return notify.notify(options, run, previous, merged, ci.from_environ(environ))
 
 
 def publish(
@@ -192,7 +242,9 @@ def preflight(
 ) -> tuple[str, pushgateway.PushOptions | None]:
     """Everything that can be checked before a plan runs: the tool, the report path, the Pushgateway."""
     check_report_path(config)
-    return tool_binary(config), push_options(config, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    notify_options(config, environ)
+    return tool_binary(config), push_options(config, environ)
 
 
 def plan(
@@ -209,8 +261,12 @@ def plan(
     push, so a failed push never loses the run's results.
     """
     binary, metrics = preflight(config, environ)
+    environ = os.environ if environ is None else environ
+    notifying = notify_options(config, environ)
     started = datetime.now(timezone.utc)
-    order = schedule.longest_first(selection.stacks, previous_durations(metrics))
+    previous = previous_series(metrics)
+    durations = {stack: series.duration_seconds for stack, series in previous.items()}
+    order = schedule.longest_first(selection.stacks, durations)
     results = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
     run = RunReport(
         started_at=started,
@@ -223,7 +279,11 @@ def plan(
     )
     report_error = write_report(config.report, run)
     published, publish_error = publish(metrics, run, selection) if metrics is not None else (None, None)
+    # after the report and the push: a failing Slack or tracker cannot lose either
+    notified = tell(notifying, run, selection, previous, published, environ)
     errors = tuple(error for error in (report_error, publish_error) if error)
+    if notified is not None and not config.notify_failures_ok:
+        errors += notified.errors
     return Outcome(
         report=run,
         selection=selection,
@@ -232,6 +292,7 @@ def plan(
         published=published,
         errors=errors,
         report_path=config.report if config.report is not None and report_error is None else None,
+        notified=notified,
     )
 
 
