@@ -88,6 +88,7 @@ def notify_options(command: F) -> F:
         click.option(
             "--notify-failures-ok", is_flag=True, default=None, help="A failing sink does not fail the run."
         ),
+        click.option("--notify-timeout", help="Per Slack/forge request, retries included.  [default: 60s]"),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)

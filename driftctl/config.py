@@ -81,6 +81,7 @@ class Config:
     max_open_issues: int | None = None
     comment_on_pr: bool = False
     notify_failures_ok: bool = False
+    notify_timeout: float = 60.0  # per request to Slack or the forge, retries included
 
 
 # ---- value parsers: each returns the typed value or raises ValueError with the reason ----
@@ -270,6 +271,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "max_open_issues": _optional(_int_at_least(0)),
     "comment_on_pr": _bool,
     "notify_failures_ok": _bool,
+    "notify_timeout": parse_duration,
 }
 assert set(_PARSERS) == {f.name for f in dataclasses.fields(Config)}, "every option needs a parser"
 OPTION_KEYS = frozenset(_PARSERS)

@@ -18,6 +18,7 @@ from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, StackS
 from driftctl.runner import Observer, RunnerOptions, run_plans
 from driftctl.sinks import ci, notify
 from driftctl.sinks.forge import IssueLabels
+from driftctl.sinks.http import RetryPolicy
 from driftctl.sinks.issues import IssueSettings
 
 
@@ -205,6 +206,9 @@ def notify_options(config: Config, environ: Mapping[str, str]) -> notify.NotifyO
         forge=forge,
         issue_settings=IssueSettings(config.issue_errors_after, config.max_open_issues),
         labels=IssueLabels(config.issue_label, config.issue_error_label),
+        policy=RetryPolicy(
+            budget_seconds=config.notify_timeout, timeout_seconds=min(config.notify_timeout, 10)
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pushgateway_server import NO_PUSHGATEWAY, PUSHGATEWAY_BINARY, Pushgateway, running_pushgateway
 
 REPO = Path(__file__).resolve().parent.parent
 NULL_STACK = """
@@ -130,3 +131,12 @@ def live(tf_environ: dict[str, str], tmp_path: Path) -> Path:
     write_stack(root / "dev" / "broken", 'resource "null_resource" "r" {\n  triggers = { x = var.nope }\n}\n')
     write_stack(root / "modules" / "shared")
     return root
+
+
+@pytest.fixture
+def gateway() -> Iterator[Pushgateway]:
+    """Debian's Pushgateway on a free loopback port, stopped after the test."""
+    if PUSHGATEWAY_BINARY is None:
+        pytest.skip(NO_PUSHGATEWAY)
+    with running_pushgateway() as started:
+        yield started

@@ -11,9 +11,11 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
+
+from pushgateway_server import loopback_http
 
 
 @dataclass(frozen=True)
@@ -96,14 +98,6 @@ Api = TypeVar("Api", bound=FakeApi)
 
 @contextmanager
 def serving(api: Api) -> Iterator[Api]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    httpd.daemon_threads = True
-    api.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with loopback_http(_handler(api)) as url:
+        api.url = url
         yield api
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

@@ -5,32 +5,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 from conftest import NULL_STACK, driftctl, write_stack
 from pushgateway_server import (
-    NO_PUSHGATEWAY,
-    PUSHGATEWAY_BINARY,
     Pushgateway,
     Reply,
     recording_server,
-    running_pushgateway,
 )
 
 from driftctl import config, pipeline
 from driftctl.model import PlanResult, RunReport, Stack, Tool
-
-
-@pytest.fixture
-def gateway() -> Iterator[Pushgateway]:
-    if PUSHGATEWAY_BINARY is None:
-        pytest.skip(NO_PUSHGATEWAY)
-    with running_pushgateway() as started:
-        yield started
 
 
 def _values(gateway: Pushgateway, metric: str) -> dict[str, float]:
