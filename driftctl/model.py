@@ -55,11 +55,36 @@ class ExitCode(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Stack:
-    """A directory that is planned on its own: `id` is its path relative to the root, `/`-separated."""
+    """A directory that is planned on its own: `id` is its path relative to the root, `/`-separated.
+
+    A unit of a Terragrunt Stack is planned where Terragrunt generates it: `path` is
+    `<dir of its terragrunt.stack.hcl>/.terragrunt-stack/<path>` (nested stacks nest), which exists
+    only after `terragrunt stack generate`. The other fields say where a unit's config comes from:
+
+    - `config`: the file Terragrunt reads: `terragrunt.hcl` or `terragrunt.hcl.json` in `path`; for a
+      Stacks unit the `terragrunt.hcl` of its local source (copied at generation), None when remote.
+    - `stack_files`: the `terragrunt.stack.hcl` files that generate the unit, outermost first (the
+      repository's file, then the files of nested local `stack` sources); empty outside Stacks.
+    - `source`: the `unit` block's `source` as written in `stack_files[-1]`; `source_dir` the local
+      directory it resolves to, None when the source is remote (git, registry, http...).
+    - `excluded`: why Terragrunt would not plan the unit (an `exclude` block, `skip = true`), None
+      when it does; `notes`: what discovery could not decide (an `exclude` whose `if` is unknown).
+    """
 
     id: str
     path: Path
     tool: Tool
+    config: Path | None = None
+    stack_files: tuple[Path, ...] = ()
+    source: str | None = None
+    source_dir: Path | None = None
+    excluded: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def stack_file(self) -> Path | None:
+        """The `terragrunt.stack.hcl` whose `unit` block declares this unit, if any."""
+        return self.stack_files[-1] if self.stack_files else None
 
 
 @dataclass(frozen=True)
