@@ -181,6 +181,9 @@ def test_gitea_sets_labels_by_id_creating_missing_ones() -> None:
         assert created[0]["labels"] == [42]
         assert created[1]["labels"] == [forge.labels["drift-error"]]
         assert isinstance(created[1]["labels"][0], int)
+        assert len([r for r in forge.calls("GET") if r.path.endswith("/labels")]) == 1, "listed once a run"
+        new_labels = [r.json()["name"] for r in forge.calls("POST") if r.path.endswith("/labels")]
+        assert new_labels == ["drift-error"]
         issue_lists = [r for r in forge.calls("GET") if r.path.endswith("/issues")]
         assert all(r.query["type"] == "issues" and r.query["limit"] == "50" for r in issue_lists)
 

@@ -142,18 +142,27 @@ class Gitea(Forge):
     def _issue_filter(self) -> dict[str, str]:
         return {"type": "issues"}
 
+    def __init__(self, client: Client, repo: str) -> None:
+        super().__init__(client, repo)
+        self._label_ids: dict[str, object] | None = None  # listed once per run, on first use
+
     def _labels(self, names: Sequence[str]) -> list[Any]:
-        known = {str(item.get("name")): item.get("id") for item in self._pages(f"{self._repo}/labels", {})}
+        if self._label_ids is None:
+            self._label_ids = {
+                str(item.get("name")): item.get("id") for item in self._pages(f"{self._repo}/labels", {})
+            }
+        known = self._label_ids
         ids = []
         for name in names:
             if name not in known:
-                created = self._json(
-                    "POST", f"{self._repo}/labels", {"name": name, "color": f"#{_LABEL_COLOR}"}
+                color = f"#{_LABEL_COLOR}"
+                known[name] = self._json("POST", f"{self._repo}/labels", {"name": name, "color": color}).get(
+                    "id"
                 )
-                known[name] = created.get("id")
-            if not isinstance(known[name], int):
+            label_id = known[name]
+            if not isinstance(label_id, int):
                 raise SinkError(f"{self._client.name}: label {name!r} has no numeric id")
-            ids.append(known[name])
+            ids.append(label_id)
         return ids
 
 

@@ -229,7 +229,7 @@ def error_body(failure: Failure, result: PlanResult, context: RunContext) -> str
         f"<!-- driftctl:fingerprint={failure.kind.value} -->",
         f"## `{_code(failure.stack)}` cannot be planned",
         "",
-        f"- **Failed:** {failure.runs} runs in a row (when this was written)",
+        f"- **Failed:** {failure.runs} run{'s' if failure.runs > 1 else ''} in a row (when this was written)",
         f"- **Error kind:** {failure.kind.value}",
         "",
         "Its drift is unknown while the plan fails. The error itself is in the run's log.",
