@@ -20,6 +20,7 @@ from driftctl import __version__, config, pipeline, render
 from driftctl import changed as changed_stacks
 from driftctl import report as report_format
 from driftctl.model import ExitCode, Selection
+from driftctl.names import printable
 from driftctl.sinks import notify
 
 EXIT_CODES_HELP = """\b
@@ -146,11 +147,14 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explai
             click.echo(line)
         return
     if ctx.params["list_format"] == "json":
-        rows = [{"stack": s.id, "path": str(s.path), "tool": s.tool.value} for s in selection.stacks]
+        rows = [
+            {"stack": printable(s.id), "path": printable(str(s.path)), "tool": s.tool.value}
+            for s in selection.stacks
+        ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for stack in selection.stacks:
-        click.echo(stack.id)
+        click.echo(printable(stack.id))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -223,7 +227,8 @@ def _warn_fallback(selection: Selection) -> None:
     if selection.fallback_reason:
         err.print(f"[yellow]driftctl: planning every stack:[/] {escape(selection.fallback_reason)}")
     for stack in selection.removed:
-        err.print(f"[dim]removed since the base (not planned, its metrics are dropped): {escape(stack)}[/]")
+        removed = escape(printable(stack))
+        err.print(f"[dim]removed since the base (not planned, its metrics are dropped): {removed}[/]")
     if selection.mode == "changed" and not selection.stacks and not selection.removed:
         err.print("[dim]no stack is affected by the changes since the base[/]")
 

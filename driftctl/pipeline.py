@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, pushgateway, report, schedule, state
+from driftctl import __version__, alerts, discover, git, names, pushgateway, report, schedule, state
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
 from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, StackSeries, State
@@ -267,6 +267,7 @@ def plan(
     binary, metrics = preflight(config, environ)
     environ = os.environ if environ is None else environ
     notifying = notify_options(config, environ)
+    selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
     previous = previous_series(metrics)
     durations = {stack: series.duration_seconds for stack, series in previous.items()}

@@ -1,4 +1,4 @@
-"""Bounded parallel plans: one process group per command, timeouts, retries, streamed log files.
+"""Bounded parallel plans: one process group per command, a deadline per attempt, retries, log files.
 
 Each stack's output streams line by line through the redactor into its own log file, so memory
 stays flat whatever the plan's size; only a short tail of stderr is kept to classify errors.
@@ -18,19 +18,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from driftctl import classify
+from driftctl import classify, names
 from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, Stack, State, Tool
 from driftctl.redact import Redactor
 
 STDERR_TAIL_LINES = 200
 ERROR_MESSAGE_LINES = 12
-_MAX_LINE_BYTES = 64 * 1024  # a longer line is split, so one giant line cannot grow memory
+ERROR_LINE_CHARS = 400  # a newline-free flood must not become a megabyte error message
+_MAX_LINE_BYTES = 64 * 1024  # a longer logged line is split, so one giant line cannot grow memory
 _DRAIN_AFTER_EXIT_SECONDS = 2.0  # a grandchild holding the pipe open must not hang the run
+_REAP_SECONDS = 5.0  # how long a SIGKILLed group may take to vanish before it is reported
 
 
 class Observer(Protocol):
@@ -63,6 +65,7 @@ class CommandOutcome:
     timed_out: bool
     stderr_tail: tuple[str, ...]
     signal_name: str | None = None
+    step: str = ""  # the subcommand, for messages: "plan -detailed-exitcode", "show -json"
 
 
 def tool_environment(options: RunnerOptions) -> dict[str, str]:
@@ -103,7 +106,7 @@ def log_name(stack: Stack) -> str:
 
 
 def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+    return hashlib.sha256(names.to_bytes(text)).hexdigest()[:8]  # an id need not be valid UTF-8
 
 
 def run_plans(
@@ -112,19 +115,43 @@ def run_plans(
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
 ) -> list[PlanResult]:
-    """Plans every stack, `options.parallelism` at a time; results in the order of `stacks`."""
-    cancel = cancel or threading.Event()
+    """Plans every stack, `options.parallelism` at a time; results in the order of `stacks`.
+
+    An interrupt stops the running plans (SIGTERM, then SIGKILL after `kill_grace`); a second
+    interrupt while they stop kills them at once.
+    """
+    stop = _Stop(cancel or threading.Event(), threading.Event())
     pool = ThreadPoolExecutor(max_workers=options.parallelism, thread_name_prefix="plan")
+    futures: list[Future[PlanResult]] = []
     try:
-        futures = [pool.submit(plan_stack, stack, options, observer, cancel) for stack in stacks]
+        futures.extend(pool.submit(_plan_stack, stack, options, observer, stop) for stack in stacks)
         return [future.result() for future in futures]
     except BaseException:
-        # Ctrl-C or a crash: stop the running plans and skip the queued ones
-        cancel.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        _stop_plans(futures, stop)  # Ctrl-C or a crash: stop the running plans, skip the queued ones
         raise
     finally:
         pool.shutdown(wait=True)
+
+
+def _stop_plans(futures: Sequence[Future[PlanResult]], stop: _Stop) -> None:
+    stop.cancel.set()
+    for future in futures:
+        future.cancel()
+    # waiting on the futures, not joining the threads: an interrupted Thread.join can mark a
+    # running thread stopped, and the process would exit with its tool still running
+    try:
+        wait(futures)
+    except KeyboardInterrupt:
+        stop.kill.set()  # a second Ctrl-C: no grace period
+        wait(futures)
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """Requests from outside: `cancel` stops gracefully, `kill` SIGKILLs at once."""
+
+    cancel: threading.Event
+    kill: threading.Event
 
 
 def plan_stack(
@@ -133,45 +160,67 @@ def plan_stack(
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
 ) -> PlanResult:
-    cancel = cancel or threading.Event()
+    return _plan_stack(stack, options, observer, _Stop(cancel or threading.Event(), threading.Event()))
+
+
+def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None, stop: _Stop) -> PlanResult:
     started = time.monotonic()
     options.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = log_name(stack)
     log_path = options.log_dir / f"{name}.log"
-    plan_file = options.log_dir / f"{name}.tfplan"
+    try:
+        log = open_log(log_path)
+    except OSError as error:
+        problem = PlanError(ErrorKind.UNKNOWN, f"{log_path}: cannot create the log: {error.strerror}")
+        return _finished(stack, _Classified(State.ERRORED, error=problem), None, 0, None, started, observer)
     attempt = 0
-    with log_path.open("w", encoding="utf-8") as log:
-        job = _StackJob(stack, options, plan_file, log, Redactor(options.environ), cancel)
+    # a fresh private directory: nothing can be planted where the tool writes the plan
+    with log, tempfile.TemporaryDirectory(dir=options.log_dir, prefix=".plan-") as private:
+        job = _StackJob(stack, options, Path(private) / "plan.tfplan", log, Redactor(options.environ), stop)
         while True:
             attempt += 1
             if observer is not None:
                 observer.started(stack, attempt)
-            outcome = job.attempt()
+            # one deadline per attempt covers every command of it: init, plan and show -json
+            deadline = time.monotonic() + options.timeout
+            outcome = job.attempt(deadline)
             kind = classify.error_kind(outcome.stderr_tail, outcome.timed_out)
             retry = (
                 outcome.exit_code not in (0, 2)
                 and classify.is_transient(kind)
                 and attempt <= options.retries
-                and not cancel.is_set()
+                and not stop.cancel.is_set()
             )
             if not retry:
                 break
             delay = options.retry_backoff * 2 ** (attempt - 1)
             log.write(f"\n# driftctl: transient {kind.value} error, retrying in {delay:.0f}s\n")
             log.flush()
-            if cancel.wait(delay):
+            if stop.cancel.wait(delay):
                 break
-        result = job.classified(outcome, kind)
-    plan_file.unlink(missing_ok=True)  # it holds every planned value, secrets included
+        # the saved plan holds every planned value, secrets included: it goes with the directory
+        result = job.classified(outcome, kind, deadline)
+    return _finished(stack, result, outcome.exit_code, attempt, log_path, started, observer)
+
+
+def _finished(
+    stack: Stack,
+    result: _Classified,
+    exit_code: int | None,
+    attempts: int,
+    log_path: Path | None,
+    started: float,
+    observer: Observer | None,
+) -> PlanResult:
     finished = time.monotonic()
     final = PlanResult(
         stack=stack,
         state=result.state,
-        exit_code=outcome.exit_code,
+        exit_code=exit_code,
         resources=result.resources,
         error=result.error,
         duration_seconds=round(finished - started, 3),
-        attempts=attempt,
+        attempts=attempts,
         log_path=log_path,
         started_monotonic=started,
         finished_monotonic=finished,
@@ -181,11 +230,27 @@ def plan_stack(
     return final
 
 
+def open_log(path: Path) -> IO[str]:
+    """A new log file, never a link or file planted at its name: it is replaced, not followed."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.fdopen(os.open(path, flags, 0o600), "w", encoding="utf-8", errors="replace")
+
+
 @dataclass(frozen=True)
 class _Classified:
     state: State
     resources: ResourceCounts = field(default_factory=ResourceCounts)
     error: PlanError | None = None
+
+
+class _PlanUnreadable(Exception):
+    """The saved plan of a drifted stack could not be read: the stack is errored, never drifted blind."""
+
+    def __init__(self, error: PlanError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -197,25 +262,25 @@ class _StackJob:
     plan_file: Path
     log: IO[str]
     redactor: Redactor
-    cancel: threading.Event
+    stop: _Stop
 
-    def run(self, command: Sequence[str], stdout: IO[str] | None = None) -> CommandOutcome:
+    def run(self, command: Sequence[str], deadline: float, stdout: IO[bytes] | None = None) -> CommandOutcome:
         env = tool_environment(self.options)
         return run_command(
-            command, self.stack.path, env, self.log, self.redactor, self.options, self.cancel, stdout
+            command, self.stack.path, env, self.log, self.redactor, self.options, self.stop, deadline, stdout
         )
 
-    def attempt(self) -> CommandOutcome:
+    def attempt(self, deadline: float) -> CommandOutcome:
         options = self.options
         fresh = not (self.stack.path / ".terraform").is_dir()
         if options.init and options.tool is not Tool.TERRAGRUNT and fresh:
             # terragrunt auto-inits; plain terraform/tofu needs an explicit init in a fresh checkout
-            outcome = self.run([options.binary, "init", "-input=false", "-no-color"])
+            outcome = self.run([options.binary, "init", "-input=false", "-no-color"], deadline)
             if outcome.exit_code != 0:
                 return outcome
-        return self.run(plan_command(options, self.plan_file))
+        return self.run(plan_command(options, self.plan_file), deadline)
 
-    def classified(self, outcome: CommandOutcome, kind: ErrorKind) -> _Classified:
+    def classified(self, outcome: CommandOutcome, kind: ErrorKind, deadline: float) -> _Classified:
         if outcome.exit_code is None or outcome.timed_out:
             return _Classified(State.ERRORED, error=PlanError(kind, _error_message(outcome, self.options)))
         state = classify.state_for_exit(outcome.exit_code)
@@ -223,33 +288,52 @@ class _StackJob:
             return _Classified(state, error=PlanError(kind, _error_message(outcome, self.options)))
         if state is State.CLEAN:
             return _Classified(state)
-        summary = self.read_plan()
-        resources = summary.resources if summary else ResourceCounts()
-        return _Classified(classify.final_state(summary, self.options.outputs_count_as_drift), resources)
+        try:
+            summary = self.read_plan(deadline)
+        except _PlanUnreadable as unreadable:
+            self.log.write(f"# driftctl: {unreadable.error.message}\n")
+            return _Classified(State.ERRORED, error=unreadable.error)
+        return _Classified(
+            classify.final_state(summary, self.options.outputs_count_as_drift), summary.resources
+        )
 
-    def read_plan(self) -> classify.PlanSummary | None:
-        """Counts from `show -json`; None (still drifted, counts unknown) when the plan cannot be read."""
+    def read_plan(self, deadline: float) -> classify.PlanSummary:
+        """Counts from `show -json` of the saved plan, within the attempt's deadline.
+
+        The JSON is one line of any size: it is captured as raw bytes, never split or decoded on
+        the way. A plan that cannot be read raises `_PlanUnreadable`.
+        """
         command = [self.options.binary, "show", "-json", "-no-color", str(self.plan_file)]
-        with tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.options.log_dir) as stdout:
-            if self.run(command, stdout=stdout).exit_code != 0:
-                self.log.write("# driftctl: `show -json` failed; resource counts unknown\n")
-                return None
+        with tempfile.TemporaryFile(dir=self.plan_file.parent) as stdout:
+            outcome = self.run(command, deadline, stdout=stdout)
+            if outcome.exit_code != 0 or outcome.timed_out:
+                kind = ErrorKind.TIMEOUT if outcome.timed_out else ErrorKind.UNKNOWN
+                reason = _error_message(outcome, self.options)
+                raise _PlanUnreadable(PlanError(kind, f"cannot read the saved plan: {reason}"))
             stdout.seek(0)
             try:
-                return classify.summarize(classify.parse_plan_json(stdout.read()))
+                return classify.summarize(classify.parse_plan_json(stdout.read().decode("utf-8", "replace")))
             except classify.PlanFormatError as error:
-                self.log.write(f"# driftctl: {error}; resource counts unknown\n")
-                return None
+                raise _PlanUnreadable(
+                    PlanError(ErrorKind.UNKNOWN, f"cannot read the saved plan: {error}")
+                ) from None
 
 
 def _error_message(outcome: CommandOutcome, options: RunnerOptions) -> str:
+    """At most ERROR_MESSAGE_LINES lines of at most ERROR_LINE_CHARS characters each."""
     if outcome.timed_out:
-        return f"timed out after {options.timeout:.0f}s; the process group was killed"
+        return f"timed out after {options.timeout:g}s (in `{outcome.step}`); the process group was killed"
     lines = [line.strip() for line in outcome.stderr_tail if line.strip()]
     tail = "\n".join(lines[-ERROR_MESSAGE_LINES:])
     if outcome.exit_code is None:
-        return f"killed by {outcome.signal_name}" + (f"\n{tail}" if tail else "")
+        return f"killed by {outcome.signal_name or 'a signal'}" + (f"\n{tail}" if tail else "")
     return tail or f"exited with code {outcome.exit_code} and printed nothing on stderr"
+
+
+def _clip(line: str) -> str:
+    if len(line) <= ERROR_LINE_CHARS:
+        return line
+    return f"{line[:ERROR_LINE_CHARS]}… ({len(line) - ERROR_LINE_CHARS} more characters in the log)"
 
 
 def run_command(
@@ -259,10 +343,16 @@ def run_command(
     log: IO[str],
     redactor: Redactor,
     options: RunnerOptions,
-    cancel: threading.Event,
-    stdout: IO[str] | None = None,
+    stop: _Stop,
+    deadline: float,
+    stdout: IO[bytes] | None = None,
 ) -> CommandOutcome:
-    """Runs one command in its own process group; stdout to `stdout` (raw) or the log, stderr to the log."""
+    """Runs one command in its own process group until `deadline`; stderr goes to the log.
+
+    Stdout goes to the log line by line, or when `stdout` is given, into it as raw bytes: what is
+    parsed is never split or re-encoded.
+    """
+    step = " ".join(command[1:3])
     log.write(f"$ {' '.join(command)}\n")
     log.flush()
     try:
@@ -278,94 +368,158 @@ def run_command(
     except OSError as error:
         message = f"cannot run {command[0]}: {error.strerror}"
         log.write(f"# driftctl: {message}\n")
-        return CommandOutcome(exit_code=127, timed_out=False, stderr_tail=(message,))
+        return CommandOutcome(exit_code=127, timed_out=False, stderr_tail=(message,), step=step)
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
 
     def on_stdout(line: str) -> None:
-        if stdout is not None:
-            stdout.write(line)
-        else:
-            log.write(redactor.line(line.rstrip("\n")) + "\n")
+        log.write(redactor.line(line.rstrip("\n")) + "\n")
 
     def on_stderr(line: str) -> None:
         clean = redactor.line(line.rstrip("\n"))
-        tail.append(clean)
+        tail.append(_clip(clean))  # the log keeps the whole line; the tail only what a message shows
         log.write(clean + "\n")
 
-    timed_out = _pump(process, {"out": on_stdout, "err": on_stderr}, options, cancel)
+    out_lines, err_lines = _Lines(on_stdout), _Lines(on_stderr)
+    sinks = {"out": stdout.write if stdout is not None else out_lines.feed, "err": err_lines.feed}
+    timed_out = _pump(process, sinks, deadline, options, stop, log)
+    out_lines.close()
+    err_lines.close()
     log.flush()
     code = process.returncode
     if code is not None and code < 0:
-        return CommandOutcome(None, timed_out, tuple(tail), signal.Signals(-code).name)
-    return CommandOutcome(code, timed_out, tuple(tail))
+        return CommandOutcome(None, timed_out, tuple(tail), signal.Signals(-code).name, step)
+    return CommandOutcome(code, timed_out, tuple(tail), step=step)
 
 
 def _pump(
     process: subprocess.Popen[bytes],
-    handlers: Mapping[str, Callable[[str], None]],
+    sinks: Mapping[str, Callable[[bytes], object]],
+    deadline: float,
     options: RunnerOptions,
-    cancel: threading.Event,
+    stop: _Stop,
+    log: IO[str],
 ) -> bool:
-    """Streams both pipes until the process ends; kills its group on timeout or cancel."""
+    """Streams both pipes until the command and every process of its group are gone.
+
+    At the deadline or on cancel the group gets SIGTERM, and SIGKILL after the grace period
+    whether or not the leader has exited, since a grandchild may ignore SIGTERM; `stop.kill`
+    SIGKILLs at once. What the tool leaves running when it exits is stopped the same way. The
+    leader is reaped last, so its pid (the group's id) cannot be reused while the group is
+    signalled. Returns whether the deadline was hit.
+    """
     assert process.stdout is not None and process.stderr is not None
-    deadline = time.monotonic() + options.timeout
+    group = process.pid
     selector = selectors.DefaultSelector()
-    buffers: dict[str, bytearray] = {"out": bytearray(), "err": bytearray()}
-    selector.register(process.stdout, selectors.EVENT_READ, "out")
-    selector.register(process.stderr, selectors.EVENT_READ, "err")
+    selector.register(process.stdout, selectors.EVENT_READ, sinks["out"])
+    selector.register(process.stderr, selectors.EVENT_READ, sinks["err"])
     timed_out = False
-    kill_at: float | None = None
+    term_at: float | None = None
+    killed_at: float | None = None
     exited_at: float | None = None
     try:
-        while selector.get_map():
+        while True:
             now = time.monotonic()
-            if kill_at is None and (now >= deadline or cancel.is_set()):
-                timed_out = now >= deadline
-                _signal_group(process, signal.SIGTERM)
-                kill_at = now + options.kill_grace
-            elif kill_at is not None and now >= kill_at and process.poll() is None:
-                _signal_group(process, signal.SIGKILL)
-                kill_at = float("inf")
-            if exited_at is None and process.poll() is not None:
+            if exited_at is None and _has_exited(process):
                 exited_at = now
-            if exited_at is not None and now - exited_at > _DRAIN_AFTER_EXIT_SECONDS:
+            pipes_open = bool(selector.get_map())
+            leftovers = False
+            if exited_at is not None and (not pipes_open or now - exited_at > _DRAIN_AFTER_EXIT_SECONDS):
+                leftovers = bool(_live_members(group))
+                if not leftovers:
+                    break
+            if term_at is None and (leftovers or now >= deadline or stop.cancel.is_set()):
+                timed_out = exited_at is None and now >= deadline
+                _signal_group(group, signal.SIGTERM)
+                term_at = now
+            grace_over = term_at is not None and (stop.kill.is_set() or now >= term_at + options.kill_grace)
+            if grace_over and killed_at is None:
+                _signal_group(group, signal.SIGKILL)
+                killed_at = now
+            if killed_at is not None and now >= killed_at + _REAP_SECONDS:
+                survivors = " ".join(map(str, _live_members(group)))
+                log.write(f"# driftctl: processes {survivors} of group {group} survived SIGKILL\n")
                 break
-            for key, _ in selector.select(timeout=0.2):
-                stream = key.fileobj
-                name = key.data
-                chunk = os.read(stream.fileno(), 65536)  # type: ignore[union-attr]
-                if not chunk:
-                    selector.unregister(stream)
-                    continue
-                _feed(buffers[name], chunk, handlers[name])
+            if pipes_open:
+                for key, _ in selector.select(timeout=0.1):
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        key.data(chunk)
+                    else:
+                        selector.unregister(key.fileobj)
+            else:
+                stop.kill.wait(0.05)
     finally:
         selector.close()
-        for name, rest in buffers.items():
-            if rest:
-                handlers[name](rest.decode("utf-8", "replace"))
         process.stdout.close()
         process.stderr.close()
+        _signal_group(group, signal.SIGKILL)  # nothing of the tool outlives the command
     with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=options.kill_grace)
-    if process.poll() is None:
-        _signal_group(process, signal.SIGKILL)
-        process.wait()
+        process.wait(timeout=_REAP_SECONDS)
     return timed_out
 
 
-def _feed(buffer: bytearray, chunk: bytes, handler: Callable[[str], None]) -> None:
-    buffer.extend(chunk)
-    while True:
-        newline = buffer.find(b"\n")
-        if newline < 0:
-            if len(buffer) > _MAX_LINE_BYTES:
-                handler(buffer.decode("utf-8", "replace") + "\n")
-                buffer.clear()
-            return
-        handler(buffer[: newline + 1].decode("utf-8", "replace"))
-        del buffer[: newline + 1]
+def _has_exited(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the leader has exited, without reaping it."""
+    try:
+        return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def _live_members(group: int) -> list[int]:
+    """The processes of the group that are not zombies (the unreaped leader is one), from /proc."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return []
+    except PermissionError:
+        pass
+    try:
+        pids = [entry for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    except OSError:
+        return []  # no /proc: the final SIGKILL to the group is all that can be done
+    members = []
+    for pid in pids:
+        try:
+            stat = (pid / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(pid.name))
+    return members
+
+
+class _Lines:
+    """Bytes → lines for the log; a line longer than _MAX_LINE_BYTES is passed on in pieces."""
+
+    def __init__(self, handler: Callable[[str], None]) -> None:
+        self._handler = handler
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        buffer = self._buffer
+        buffer.extend(chunk)
+        while True:
+            newline = buffer.find(b"\n")
+            if newline < 0:
+                break
+            self._handler(buffer[: newline + 1].decode("utf-8", "replace"))
+            del buffer[: newline + 1]
+        while len(buffer) > _MAX_LINE_BYTES:
+            cut = _MAX_LINE_BYTES
+            while cut > _MAX_LINE_BYTES - 4 and buffer[cut] & 0xC0 == 0x80:
+                cut -= 1  # not inside a UTF-8 character
+            self._handler(buffer[:cut].decode("utf-8", "replace") + "\n")
+            del buffer[:cut]
+
+    def close(self) -> None:
+        if self._buffer:
+            self._handler(self._buffer.decode("utf-8", "replace"))
+            self._buffer.clear()
+
+
+def _signal_group(group: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, sig)
+        os.killpg(group, sig)

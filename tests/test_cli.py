@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, driftctl
+from conftest import REPO, driftctl, write_stack
 
 
 def test_stacks_lists_ids_one_per_line(live: Path) -> None:
@@ -153,6 +153,69 @@ def test_interrupt_stops_running_plans(tmp_path: Path, sig: signal.Signals, code
     while Path(f"/proc/{tool_pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{tool_pid}").exists(), "the tool outlived driftctl"
+
+
+def test_second_ctrl_c_kills_at_once(tmp_path: Path) -> None:
+    """A tool that ignores SIGTERM would hold the run for the 10s grace; a second Ctrl-C ends it now."""
+    pid_file = tmp_path / "tool.pid"
+    fake = tmp_path / "terraform"
+    fake.write_text(
+        f"#!{sys.executable}\nimport os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)\n"
+    )
+    fake.chmod(0o755)
+    (tmp_path / "live" / "a").mkdir(parents=True)
+    (tmp_path / "live" / "a" / "main.tf").write_text("")
+    command = [sys.executable, "-m", "driftctl", "plan", "--all", "--root", str(tmp_path / "live")]
+    command += ["--tool", "terraform", "--tool-binary", str(fake), "--log-dir", str(tmp_path / "logs")]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pid_file.exists(), "the plan never started"
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    took = time.monotonic() - interrupted
+    assert process.returncode == 130, stderr
+    assert took < 4, f"exited {took:.1f}s after the second Ctrl-C"
+    assert "Traceback" not in stderr
+    assert not _process_alive(int(pid_file.read_text())), "the tool outlived driftctl"
+
+
+def _process_alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "State:\tZ" not in status.read_text()
+    except FileNotFoundError:
+        return False
+
+
+def test_a_stack_name_that_is_not_utf8_is_planned_and_printed_unambiguously(
+    live: Path, tmp_path: Path
+) -> None:
+    odd = Path(os.fsdecode(os.fsencode(live / "prod") + b"/caf\xe9"))
+    write_stack(odd)
+    base = [sys.executable, "-m", "driftctl"]
+    common = ["--root", str(live), "--tool", "terraform", "--include", "prod/*"]
+    listed = subprocess.run([*base, "stacks", *common], capture_output=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.decode("utf-8").splitlines() == ['"prod/caf\\xe9"', "prod/clean", "prod/drifted"]
+    as_json = subprocess.run([*base, "stacks", *common, "--format", "json"], capture_output=True, timeout=60)
+    assert json.loads(as_json.stdout.decode("utf-8"))[0]["stack"] == '"prod/caf\\xe9"'
+    report = tmp_path / "report.json"
+    planned = subprocess.run(
+        [*base, "plan", "--all", *common, "--report", str(report), "--dry-run-push"],
+        capture_output=True,
+        timeout=300,
+    )
+    assert b"Traceback" not in planned.stderr
+    assert planned.returncode == 2, planned.stderr  # every stack planned: two drifted, one clean
+    states = {row["stack"]: row["state"] for row in json.loads(report.read_text(encoding="utf-8"))["stacks"]}
+    assert states == {'"prod/caf\\xe9"': "drifted", "prod/drifted": "drifted", "prod/clean": "clean"}
+    assert 'drift_stack_state{stack="\\"prod/caf\\\\xe9\\""} 1.0' in planned.stdout.decode("utf-8")
 
 
 def test_alerts_render_defaults_are_the_shipped_rules() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +15,19 @@ from conftest import NULL_STACK, applied_stack, terraform, terraform_binary, wri
 
 from driftctl.model import ErrorKind, PlanResult, Stack, State, Tool
 from driftctl.runner import RunnerOptions, log_name, plan_stack, run_plans
+
+# ~1 MB of `show -json` on one line: far over the 64 KiB at which logged lines are split
+BIG_RESOURCES = 400
+BIG_STACK = (
+    NULL_STACK
+    + f"""
+resource "null_resource" "many" {{
+  count = {BIG_RESOURCES}
+  triggers = {{
+"""
+    + "".join(f'    {key} = "${{count.index}}-{key * 100}"\n' for key in "abcd")
+    + "  }\n}\n"
+)
 
 SECOND_TERRAFORM = Path("/usr/local/bin/terraform")
 
@@ -182,6 +196,54 @@ def _alive(pid: int) -> bool:
     return status.exists() and "State:\tZ" not in status.read_text()
 
 
+IGNORES_SIGTERM = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "open(sys.argv[1], 'w').write('ready')\n"
+    "time.sleep(300)\n"
+)
+
+
+def _spawn_stubborn_grandchild(pid_file: Path, ready: Path, io: str = "") -> str:
+    """Script lines: start a grandchild that ignores SIGTERM and wait until it does."""
+    argv = f"[sys.executable, '-c', {IGNORES_SIGTERM!r}, {str(ready)!r}]"
+    return (
+        f"child = subprocess.Popen({argv}, {io})\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        f"while not os.path.exists({str(ready)!r}):\n"
+        "    time.sleep(0.01)\n"
+    )
+
+
+def test_grandchild_ignoring_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
+    """The leader dies of SIGTERM at once; its child ignores it and must still not outlive the plan."""
+    pid_file, ready = tmp_path / "grandchild.pid", tmp_path / "ready"
+    spawn = _spawn_stubborn_grandchild(
+        pid_file, ready, io="stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL"
+    )
+    binary = _script(tmp_path / "tool", spawn + "time.sleep(300)")
+    stack = tmp_path / "stubborn"
+    stack.mkdir()
+    started = time.monotonic()
+    result = _plan(stack, _options(binary, tmp_path, timeout=1.0, kill_grace=1.0, init=False))
+    assert time.monotonic() - started < 10
+    assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
+    assert not _alive(int(pid_file.read_text())), "a grandchild ignoring SIGTERM outlived the plan"
+
+
+def test_processes_a_finished_tool_leaves_behind_are_stopped(tmp_path: Path) -> None:
+    """A tool that exits 0 and leaves a child holding its output pipe: the plan ends, the child too."""
+    pid_file, ready = tmp_path / "grandchild.pid", tmp_path / "ready"
+    binary = _script(tmp_path / "tool", _spawn_stubborn_grandchild(pid_file, ready) + "sys.exit(0)")
+    stack = tmp_path / "leaky"
+    stack.mkdir()
+    started = time.monotonic()
+    result = _plan(stack, _options(binary, tmp_path, kill_grace=1.0, init=False))
+    assert time.monotonic() - started < 10
+    assert result.state is State.CLEAN
+    assert not _alive(int(pid_file.read_text())), "the tool's leftover child outlived the plan"
+
+
 def test_transient_failure_is_retried_then_succeeds(tmp_path: Path) -> None:
     marker = tmp_path / "failed-once"
     binary = _script(
@@ -275,3 +337,114 @@ def test_show_json_is_the_source_of_counts(tf_environ: dict[str, str], tmp_path:
     ).stdout
     creates = [c for c in json.loads(shown)["resource_changes"] if c["change"]["actions"] == ["create"]]
     assert result.resources.add == len(creates) == 2
+
+
+# ---- plans of real size: `show -json` is one line of over a megabyte ----
+
+
+@pytest.fixture(scope="module")
+def big_applied(terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stack of 401 applied null_resources, applied once per module and copied by each test."""
+    environ = dict(os.environ, **terraform_env)
+    return applied_stack(environ, tmp_path_factory.mktemp("big") / "big", BIG_STACK)
+
+
+def _big_copy(big_applied: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(big_applied, tmp_path / "big", symlinks=True))
+
+
+def _show_json_bytes(environ: dict[str, str], stack: Path, tmp_path: Path) -> int:
+    plan_file = tmp_path / "size.tfplan"
+    terraform(environ, stack, "plan", "-input=false", f"-out={plan_file}")
+    binary = terraform_binary(environ)
+    shown = subprocess.run(
+        [binary, "show", "-json", str(plan_file)], cwd=stack, env=environ, capture_output=True
+    )
+    assert shown.returncode == 0 and shown.stdout.count(b"\n") <= 1, "show -json is one line"
+    return len(shown.stdout)
+
+
+def test_counts_of_a_plan_of_hundreds_of_resources(
+    big_applied: Path, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _big_copy(big_applied, tmp_path)
+    drifted = BIG_STACK.replace('default = "one"', 'default = "two"') + 'resource "null_resource" "new" {}\n'
+    write_stack(stack, drifted)
+    assert _show_json_bytes(tf_environ, stack, tmp_path) > 1_000_000
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path))
+    assert result.state is State.DRIFTED, result.error
+    assert (result.resources.add, result.resources.change, result.resources.destroy) == (1, 0, 0)
+    assert result.resources.replace == 1
+
+
+def test_output_only_change_of_a_big_stack_is_clean(
+    big_applied: Path, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _big_copy(big_applied, tmp_path)
+    write_stack(stack, BIG_STACK.replace("value = var.value\n}", 'value = "${var.value}-renamed"\n}'))
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path))
+    assert result.state is State.CLEAN, result.error
+
+
+# ---- one deadline per attempt covers init, plan and show -json ----
+
+
+def _wrapped_terraform(tmp_path: Path, environ: dict[str, str]) -> str:
+    """The real Terraform behind a wrapper that can delay, hang or fail one subcommand (FAKE_* variables)."""
+    real = terraform_binary(environ)
+    return _script(
+        tmp_path / "terraform-wrapper",
+        "command = sys.argv[1]\n"
+        "if command == os.environ.get('FAKE_HANG'):\n"
+        "    time.sleep(300)\n"
+        "if command == os.environ.get('FAKE_FAIL'):\n"
+        "    print('Error: the saved plan is corrupt', file=sys.stderr)\n"
+        "    sys.exit(1)\n"
+        "if command == os.environ.get('FAKE_GARBAGE'):\n"
+        "    print('{not json')\n"
+        "    sys.exit(0)\n"
+        "time.sleep(float(os.environ.get('FAKE_DELAY', '0')))\n"
+        f"os.execv({real!r}, [{real!r}, *sys.argv[1:]])",
+    )
+
+
+def test_one_deadline_covers_init_plan_and_show(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    """Each command fits in the timeout, but together they do not: the stack times out once."""
+    stack = write_stack(tmp_path / "slow")  # fresh: init, then a plan that adds, then show -json
+    binary = _wrapped_terraform(tmp_path, tf_environ)
+    options = _options(binary, tmp_path, timeout=6.0, environ=dict(tf_environ, FAKE_DELAY="2.5"))
+    started = time.monotonic()
+    result = _plan(stack, options)
+    took = time.monotonic() - started
+    assert result.state is State.ERRORED
+    assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
+    assert "timed out after 6s" in result.error.message
+    assert took < 6.0 + options.kill_grace + 2.0, f"took {took:.1f}s for a 6s budget"
+
+
+def test_hung_show_is_a_timeout_not_drift(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    stack = write_stack(tmp_path / "hung")
+    binary = _wrapped_terraform(tmp_path, tf_environ)
+    options = _options(binary, tmp_path, timeout=15.0, environ=dict(tf_environ, FAKE_HANG="show"))
+    started = time.monotonic()
+    result = _plan(stack, options)
+    assert time.monotonic() - started < 15.0 + options.kill_grace + 2.0
+    assert result.state is State.ERRORED
+    assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
+    assert "show -json" in result.error.message
+
+
+@pytest.mark.parametrize(
+    ("fake", "why"),
+    [("FAKE_FAIL", "the saved plan is corrupt"), ("FAKE_GARBAGE", "did not print a JSON plan document")],
+)
+def test_unreadable_plan_is_errored_and_says_why(
+    tf_environ: dict[str, str], tmp_path: Path, fake: str, why: str
+) -> None:
+    stack = write_stack(tmp_path / "unreadable")
+    binary = _wrapped_terraform(tmp_path, tf_environ)
+    result = _plan(stack, _options(binary, tmp_path, environ=dict(tf_environ, **{fake: "show"})))
+    assert result.state is State.ERRORED
+    assert result.error is not None and result.error.kind is ErrorKind.UNKNOWN
+    assert "cannot read the saved plan" in result.error.message and why in result.error.message
+    assert result.log_path is not None and why in result.log_path.read_text()
