@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from factories import plan_result
 
-from driftctl.model import ErrorKind, PlanError, ResourceChange, ResourceCounts, State, Tool
+from driftctl.model import ErrorKind, PlanError, ResourceChange, ResourceCounts, Stack, State, Tool
 from driftctl.sinks.ci import RunContext
 from driftctl.sinks.delta import Delta, Drift, Failure
 from driftctl.sinks.issues import (
@@ -82,6 +83,23 @@ def test_the_drift_body() -> None:
     assert "| `aws_s3_bucket.logs` | update | `acl` |" in body
     assert "```sh\ncd live/prod/app\nterraform init && terraform plan\n```" in body
     assert "Last changed by [pipeline #9](https://ci.example/run/9), commit `abcdef012345`." in body
+
+
+def test_a_generated_unit_is_generated_before_it_is_planned() -> None:
+    root = Path("/repo")
+    stack_file = root / "live/prod/terragrunt.stack.hcl"
+    unit = Stack(
+        id="live/prod/.terragrunt-stack/app",
+        path=root / "live/prod/.terragrunt-stack/app",
+        tool=Tool.TERRAGRUNT,
+        stack_files=(stack_file,),
+    )
+    result = replace(plan_result("x", State.DRIFTED), stack=unit)
+    body = drift_body(Drift(result, 1_764_547_200.0, 0.0), [], CONTEXT)
+    assert (
+        "```sh\ncd live/prod\nterragrunt stack generate\ncd .terragrunt-stack/app\nterragrunt plan\n```"
+        in body
+    )
 
 
 def test_the_error_body_has_no_error_text() -> None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import PurePath
 from urllib.parse import quote, unquote
 
-from driftctl.model import PlanResult, ResourceChange, State, Tool
+from driftctl.model import PlanResult, ResourceChange, Stack, State, Tool
 from driftctl.sinks.ci import RunContext
 from driftctl.sinks.delta import Delta, Drift, Failure, age_text, cause_groups
 
@@ -260,14 +262,25 @@ _PLAN_COMMAND = {
 
 
 def _reproduce(result: PlanResult) -> list[str]:
+    return ["", "### Reproduce locally", "", "```sh", *_commands(result.stack), "```"]
+
+
+def _commands(stack: Stack) -> list[str]:
+    """`terragrunt plan` in the unit's directory; a generated unit is generated first, from the
+    directory of its outermost `terragrunt.stack.hcl` (`terragrunt stack generate` works downwards)."""
+    plan = _PLAN_COMMAND[stack.tool]
+    if not stack.stack_files:
+        return [f"cd {_shell_word(stack.id)}", plan]
+    inside = PurePath(os.path.relpath(stack.path, stack.stack_files[0].parent)).as_posix().split("/")
+    parts = stack.id.split("/")
+    if parts[-len(inside) :] != inside:
+        return [f"cd {_shell_word(stack.id)}", plan]  # not the layout generation makes: plan in place
+    outer = "/".join(parts[: -len(inside)]) or "."
     return [
-        "",
-        "### Reproduce locally",
-        "",
-        "```sh",
-        f"cd {_shell_word(result.stack.id)}",
-        _PLAN_COMMAND[result.stack.tool],
-        "```",
+        f"cd {_shell_word(outer)}",
+        "terragrunt stack generate",
+        f"cd {_shell_word('/'.join(inside))}",
+        plan,
     ]
 
 
