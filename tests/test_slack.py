@@ -62,7 +62,7 @@ def test_the_message_names_new_resolved_still_drifted_and_failing_stacks() -> No
         newly_errored=(Failure("live/prod/net", ErrorKind.AUTH, 1),),
         still_errored=(Failure("live/prod/iam", ErrorKind.LOCK, 4),),
     )
-    links = {"live/prod/app": "https://git.example/acme/infra/issues/3"}
+    links = {"live/prod/app": "https://git.example/acme/infra/issues/3", "live/prod/db": "https://i/2"}
     message = render(news, CONTEXT, Extras(issue_links=links, held_back=("live/prod/x",)))
     text = "\n".join(texts(message))
     assert message["text"] == (
@@ -78,7 +78,7 @@ def test_the_message_names_new_resolved_still_drifted_and_failing_stacks() -> No
         "• `aws_s3_bucket.logs` update: `tags.owner`"
     ) in text
     assert "`live/prod/dns` (+0 ~1 -0 ±0)\n• `aws_route53_record.www` update: `ttl`, `records`" in text
-    assert "*Resolved*\n`live/prod/db` plans clean" in text
+    assert "*Resolved*\n`live/prod/db` plans clean <https://i/2|issue>" in text
     assert "*Still drifted*\n`live/prod/vpc` for 3d 4h" in text
     assert "*Newly failing*\n`live/prod/net`: auth error" in text
     assert "*Still failing*\n`live/prod/iam`: lock error, 4 runs in a row" in text

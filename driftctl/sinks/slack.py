@@ -58,8 +58,8 @@ def render(delta: Delta, context: RunContext, extras: Extras = Extras()) -> dict
         ("New drift", [_group_item(drifts, links) for drifts in _grouped(delta.newly_drifted)]),
         (
             "Resolved",
-            [f"`{_name(s)}` plans clean" for s in delta.resolved]
-            + [f"`{_name(s)}` was removed from the repository" for s in delta.removed],
+            [f"`{_name(s)}` plans clean{_issue(links, s)}" for s in delta.resolved]
+            + [f"`{_name(s)}` was removed from the repository{_issue(links, s)}" for s in delta.removed],
         ),
         (
             "Newly failing",
