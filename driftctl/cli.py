@@ -19,7 +19,7 @@ from rich.markup import escape
 from driftctl import __version__, config, pipeline, render
 from driftctl import changed as changed_stacks
 from driftctl import report as report_format
-from driftctl.model import ExitCode, Selection
+from driftctl.model import ExitCode, Selection, Stack
 from driftctl.names import printable
 from driftctl.sinks import notify
 
@@ -40,7 +40,13 @@ def selection_options(command: F) -> F:
     decorators = [
         click.option("--root", type=click.Path(file_okay=False), help="Repository root.  [default: .]"),
         click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file."),
-        click.option("--tool", type=click.Choice(["terragrunt", "terraform", "tofu"]), help="Stack layout."),
+        click.option(
+            "--tool",
+            type=click.Choice(["auto", "terragrunt", "terraform", "tofu"]),
+            help="Stack layout; auto: terragrunt when the root holds terragrunt.hcl or terragrunt.stack.hcl"
+            " files, else tofu for *.tofu files or when only tofu is installed, else terraform."
+            "  [default: auto]",
+        ),
         click.option("--root-config", help="Name of the include parent at the root.  [default: root.hcl]"),
         click.option("--module-pattern", "module_patterns", multiple=True, help="Not a stack (tf/tofu)."),
         click.option("--include", multiple=True, help="Only stacks whose id matches this glob."),
@@ -129,11 +135,22 @@ def cli() -> None:
 @changed_options
 @click.option("--explain", is_flag=True, help="With --changed: why each stack is selected.")
 @click.option(
+    "--show-excluded", is_flag=True, help="Also list the units an exclude block or skip leaves out, and why."
+)
+@click.option(
     "--format", "list_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
-def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explain: bool, **_: object) -> None:
+def stacks(
+    ctx: click.Context,
+    /,
+    paths: tuple[Path, ...],
+    changed: bool,
+    explain: bool,
+    show_excluded: bool,
+    **_: object,
+) -> None:
     """List the stacks found under the root, one id per line."""
     if explain and not changed:
         raise click.UsageError("--explain goes with --changed")
@@ -146,15 +163,27 @@ def stacks(ctx: click.Context, /, paths: tuple[Path, ...], changed: bool, explai
         for line in changed_stacks.explain_lines(selection):
             click.echo(line)
         return
+    shown = [*selection.stacks, *(selection.excluded if show_excluded else ())]
     if ctx.params["list_format"] == "json":
-        rows = [
-            {"stack": printable(s.id), "path": printable(str(s.path)), "tool": s.tool.value}
-            for s in selection.stacks
-        ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json.dumps([_stack_row(s) for s in shown], indent=2, ensure_ascii=False))
         return
-    for stack in selection.stacks:
-        click.echo(printable(stack.id))
+    for stack in shown:
+        shown_id = printable(stack.id)
+        click.echo(f"{shown_id}\texcluded: {stack.excluded}" if stack.excluded else shown_id)
+
+
+def _stack_row(stack: Stack) -> dict[str, object]:
+    """A unit in `stacks --format json`: where it is planned, where its config comes from, if excluded."""
+    return {
+        "stack": printable(stack.id),
+        "path": printable(str(stack.path)),
+        "tool": stack.tool.value,
+        "config": printable(str(stack.config)) if stack.config else None,
+        "stack_files": [printable(str(path)) for path in stack.stack_files],
+        "source": stack.source,
+        "excluded": stack.excluded,
+        "notes": list(stack.notes),
+    }
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -186,7 +215,10 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
 
     Give --all, --changed, or the paths of stacks (a folder selects every stack beneath it).
     """
-    if sum((plan_all, changed, bool(paths))) != 1:
+    given = [name for name, used in (("--all", plan_all), ("--changed", changed), ("paths", paths)) if used]
+    if len(given) > 1:
+        raise click.UsageError(f"give only one of --all, --changed or stack paths, not {' and '.join(given)}")
+    if not given:
         raise click.UsageError("give one of --all, --changed or the paths of the stacks to plan")
     cfg = _load(ctx)
     selection = pipeline.select(cfg, paths, changed=changed)
@@ -222,8 +254,24 @@ def alerts_render(ctx: click.Context, /, output: Path | None, **_: object) -> No
         report_format.write_atomic(output, text)
 
 
+def _stderr() -> Console:
+    """Messages are one line whatever the terminal's width: soft wrap, never folded by rich."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def _warn_fallback(selection: Selection) -> None:
-    err = Console(stderr=True, highlight=False)
+    err = _stderr()
+    for warning in selection.warnings:
+        err.print(f"[yellow]driftctl: warning:[/] {escape(warning)}")
+    for unit in selection.stacks:
+        for note in unit.notes:
+            err.print(f"[yellow]driftctl: {escape(unit.id)}:[/] {escape(note)}")
+    if selection.excluded:
+        count = len(selection.excluded)
+        err.print(
+            f"[dim]{count} unit{'' if count == 1 else 's'} excluded by an exclude block or skip, not planned "
+            "(`driftctl stacks --show-excluded` lists them and why)[/]"
+        )
     if selection.fallback_reason:
         err.print(f"[yellow]driftctl: planning every stack:[/] {escape(selection.fallback_reason)}")
     for stack in selection.removed:
@@ -235,7 +283,7 @@ def _warn_fallback(selection: Selection) -> None:
 
 def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     """Runs the plans with the right view for where the output goes, then prints the result."""
-    err = Console(stderr=True, highlight=False)
+    err = _stderr()
     out = Console(highlight=False)
     if not out.is_terminal:
         out.width = 160  # CI logs are wide; 80 columns would fold every error
@@ -243,7 +291,8 @@ def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
     log_dir = pipeline.make_log_dir(cfg)
     where = escape(str(log_dir))
     err.print(f"[dim]planning {len(selection.stacks)} stacks with {cfg.tool.value}; logs in {where}[/]")
-    view = render.LiveView(err, len(selection.stacks)) if err.is_terminal else render.PlainView(err)
+    live = Console(stderr=True, highlight=False)
+    view = render.LiveView(live, len(selection.stacks)) if live.is_terminal else render.PlainView(live)
     with view:
         outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
     _print_result(out, outcome, cfg.format)

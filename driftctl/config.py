@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from driftctl import discover
 from driftctl.model import FailOn, Tool
 from driftctl.pushgateway import LABEL_NAME, RESERVED_LABELS
 from driftctl.sinks.forge import TRACKERS
@@ -24,6 +26,7 @@ from driftctl.sinks.slack import NOTIFY_MODES
 CONFIG_FILE = ".driftctl.yaml"
 ENV_PREFIX = "DRIFTCTL_"
 FORMATS = ("table", "json", "markdown")
+AUTO = "auto"
 
 
 class ConfigError(Exception):
@@ -33,7 +36,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Config:
     root: Path = Path()
-    tool: Tool = Tool.TERRAGRUNT
+    tool: Tool = Tool.TERRAGRUNT  # load() resolves `auto` (its default) from the root's layout
     tool_binary: str | None = None
     root_config: str = "root.hcl"
     module_patterns: tuple[str, ...] = ("modules/",)
@@ -193,7 +196,7 @@ def _labels(value: object) -> dict[str, str]:
     return labels
 
 
-def _choice(enum_type: type[Tool] | type[FailOn]) -> Callable[[object], Any]:
+def _choice(enum_type: type[FailOn]) -> Callable[[object], Any]:
     def parse(value: object) -> Any:
         try:
             return enum_type(str(value).strip().lower())
@@ -218,6 +221,24 @@ def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
     return lambda value: None if value is None else parse(value)
 
 
+def _tool(value: object) -> Tool | None:
+    """A tool, or None for `auto`."""
+    if str(value).strip().lower() == AUTO:
+        return None
+    try:
+        return Tool(str(value).strip().lower())
+    except ValueError:
+        names = ", ".join([AUTO, *(member.value for member in Tool)])
+        raise ValueError(f"expected one of {names}, got {value!r}") from None
+
+
+def resolve_tool(root: Path) -> Tool:
+    """`--tool auto`: Terragrunt when the root holds its files, else OpenTofu for `*.tofu` files or
+    when only `tofu` is installed, else Terraform."""
+    tofu_only = shutil.which("tofu") is not None and shutil.which("terraform") is None
+    return discover.detect_tool(root, tofu_only=tofu_only)
+
+
 def _format(value: object) -> str:
     text = str(value).strip().lower()
     if text not in FORMATS:
@@ -227,7 +248,7 @@ def _format(value: object) -> str:
 
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "root": _path,
-    "tool": _choice(Tool),
+    "tool": _tool,
     "tool_binary": _optional_text,
     "root_config": _text,
     "module_patterns": _strings,
@@ -310,6 +331,8 @@ def load(
         {key: _parse(names.get(key, f"--{key.replace('_', '-')}"), key, v) for key, v in flags.items()}
     )
     values.setdefault("root", root)
+    if values.get("tool") is None:
+        values["tool"] = resolve_tool(values["root"])
     return Config(**values)
 
 

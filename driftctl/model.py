@@ -162,6 +162,9 @@ class Selection:
     fallback_reason: str | None = None
     # every stack id in the repository, planned or not: metrics of stacks outside it are dropped
     known: tuple[str, ...] | None = None
+    # units Terragrunt would not plan (`Stack.excluded` says why): never planned, not in `known`
+    excluded: tuple[Stack, ...] = ()
+    warnings: tuple[str, ...] = ()  # what discovery could not decide (unknown include paths, ...)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import replace
 
-from driftctl.model import Selection, Stack
+from driftctl.model import Selection
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -36,7 +36,7 @@ def printable_selection(selection: Selection) -> Selection:
     """The selection with every id printable; paths are kept as they are, so every stack still plans."""
     return replace(
         selection,
-        stacks=tuple(Stack(printable(s.id), s.path, s.tool) for s in selection.stacks),
+        stacks=tuple(replace(stack, id=printable(stack.id)) for stack in selection.stacks),
         removed=tuple(printable(stack) for stack in selection.removed),
         known=None if selection.known is None else tuple(printable(stack) for stack in selection.known),
     )

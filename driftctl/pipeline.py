@@ -7,14 +7,14 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, names, pushgateway, report, schedule, state
+from driftctl import __version__, alerts, discover, git, names, pushgateway, report, schedule, stackgen, state
 from driftctl import changed as changed_stacks
 from driftctl.config import Config
-from driftctl.model import ExitCode, FailOn, RunReport, Selection, Stack, StackSeries, State
+from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, StackSeries, State
 from driftctl.runner import Observer, RunnerOptions, run_plans
 from driftctl.sinks import ci, notify
 from driftctl.sinks.forge import IssueLabels
@@ -44,9 +44,13 @@ class Outcome:
 
 
 def all_stacks(config: Config) -> list[Stack]:
-    """Every stack under the root, before any include/exclude glob."""
+    """Every unit under the root (excluded ones too), before any include/exclude glob."""
+    return list(discovered(config).stacks)
+
+
+def discovered(config: Config) -> discover.Discovery:
     try:
-        return discover.discover(
+        return discover.discover_all(
             config.root, config.tool, root_config=config.root_config, module_patterns=config.module_patterns
         )
     except discover.DiscoveryError as error:
@@ -54,19 +58,43 @@ def all_stacks(config: Config) -> list[Stack]:
 
 
 def select(config: Config, paths: Sequence[Path] = (), changed: bool = False) -> Selection:
-    """The stacks the include/exclude globs keep: all, those at the given paths, or those a change affects."""
-    everything = all_stacks(config)
-    known = tuple(stack.id for stack in everything)
-    stacks = discover.filter_stacks(everything, config.include, config.exclude)
+    """The stacks the include/exclude globs keep: all, those at the given paths, or those a change affects.
+
+    Units an `exclude` block or `skip` leaves out are never planned; a glob or root that keeps
+    nothing at all is an error (exit 3), while `--changed` may rightly select nothing.
+    """
+    found = discovered(config)
+    everything = list(found.stacks)
+    excluded = tuple(stack for stack in everything if stack.excluded)
+    planned = [stack for stack in everything if not stack.excluded]
+    stacks = _globbed(config, planned, excluded)
     if changed:
-        return select_changed(config, everything, {stack.id for stack in stacks})
-    if not paths:
-        return Selection(stacks=tuple(stacks), mode="all", known=known)
-    try:
-        chosen = discover.stacks_at_paths(stacks, paths)
-    except discover.DiscoveryError as error:
-        raise UsageError(str(error)) from None
-    return Selection(stacks=tuple(chosen), mode="paths", known=known)
+        chosen = select_changed(config, everything, {stack.id for stack in stacks})
+        return replace(chosen, excluded=excluded, warnings=found.warnings)
+    mode = "paths" if paths else "all"
+    if paths:
+        try:
+            stacks = discover.stacks_at_paths(stacks, paths)
+        except discover.DiscoveryError as error:
+            raise UsageError(str(error)) from None
+    known = tuple(stack.id for stack in planned)
+    return Selection(tuple(stacks), mode, known=known, excluded=excluded, warnings=found.warnings)
+
+
+def _globbed(config: Config, planned: Sequence[Stack], excluded: Sequence[Stack]) -> list[Stack]:
+    """`--include`/`--exclude` applied; keeping nothing is an error naming the globs."""
+    for pattern in config.include:
+        if not any(discover.matches_any(stack.id, [pattern]) for stack in (*planned, *excluded)):
+            raise UsageError(
+                f"--include {pattern!r} matches none of the {len(planned)} stacks under {config.root}"
+            )
+    stacks = discover.filter_stacks(planned, config.include, config.exclude)
+    if stacks:
+        return stacks
+    if planned and config.exclude:
+        raise UsageError(f"--include/--exclude leave none of the {len(planned)} stacks under {config.root}")
+    reasons = "; ".join(f"{s.id}: {s.excluded}" for s in excluded[:3])
+    raise UsageError(f"every unit under {config.root} is excluded from plans ({reasons})")
 
 
 def select_changed(config: Config, everything: Sequence[Stack], allowed: set[str]) -> Selection:
@@ -89,11 +117,15 @@ def select_changed(config: Config, everything: Sequence[Stack], allowed: set[str
 def tool_binary(config: Config) -> str:
     name = config.tool_binary or config.tool.value
     found = shutil.which(name)
-    if found is None:
-        raise OperationalError(
-            f"{name}: not found on PATH (install it, or point --tool-binary / DRIFTCTL_TOOL_BINARY at it)"
-        )
-    return found
+    if found is not None:
+        return found
+    if os.sep in name:  # a path is used as it is, never searched for
+        path = Path(name)
+        problem = "not executable" if path.is_file() else "not a file" if path.exists() else "no such file"
+        raise OperationalError(f"{name}: {problem} (point --tool-binary / DRIFTCTL_TOOL_BINARY at the tool)")
+    raise OperationalError(
+        f"{name}: not found on PATH (install it, or point --tool-binary / DRIFTCTL_TOOL_BINARY at it)"
+    )
 
 
 def runner_options(config: Config, binary: str, log_dir: Path) -> RunnerOptions:
@@ -272,7 +304,7 @@ def plan(
     previous = previous_series(metrics)
     durations = {stack: series.duration_seconds for stack, series in previous.items()}
     order = schedule.longest_first(selection.stacks, durations)
-    results = run_plans(order, runner_options(config, binary, log_dir), observer, cancel)
+    results = plan_units(order, runner_options(config, binary, log_dir), observer, cancel)
     run = RunReport(
         started_at=started,
         finished_at=datetime.now(timezone.utc),
@@ -299,6 +331,23 @@ def plan(
         report_path=config.report if config.report is not None and report_error is None else None,
         notified=notified,
     )
+
+
+def plan_units(
+    stacks: Sequence[Stack],
+    options: RunnerOptions,
+    observer: Observer | None = None,
+    cancel: threading.Event | None = None,
+) -> list[PlanResult]:
+    """Generates the Terragrunt Stacks the units need, then plans them; results in `stacks` order."""
+    failures = stackgen.generate(stacks, options, cancel)
+    failed = {result.stack.id: result for result in stackgen.failed_results(stacks, failures)}
+    for result in failed.values():
+        if observer is not None:
+            observer.finished(result)
+    planned = run_plans([s for s in stacks if s.id not in failed], options, observer, cancel)
+    by_id = {result.stack.id: result for result in planned} | failed
+    return [by_id[stack.id] for stack in stacks]
 
 
 def write_report(path: Path | None, run: RunReport) -> str | None:

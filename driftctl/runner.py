@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from driftctl import classify, names
+from driftctl import classify, names, redact
 from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, Stack, State, Tool
-from driftctl.redact import Redactor
 
 STDERR_TAIL_LINES = 200
 ERROR_MESSAGE_LINES = 12
 ERROR_LINE_CHARS = 400  # a newline-free flood must not become a megabyte error message
 _MAX_LINE_BYTES = 64 * 1024  # a longer logged line is split, so one giant line cannot grow memory
+_CUT_WINDOW_BYTES = 4096  # ... after a separator in its last 4 KiB when there is one
+_SEPARATORS = (b" ", b"\t", b",", b";", b'"', b"'", b"&", b"=")
 _DRAIN_AFTER_EXIT_SECONDS = 2.0  # a grandchild holding the pipe open must not hang the run
 _REAP_SECONDS = 5.0  # how long a SIGKILLed group may take to vanish before it is reported
 
@@ -120,7 +121,7 @@ def run_plans(
     An interrupt stops the running plans (SIGTERM, then SIGKILL after `kill_grace`); a second
     interrupt while they stop kills them at once.
     """
-    stop = _Stop(cancel or threading.Event(), threading.Event())
+    stop = Stop(cancel or threading.Event(), threading.Event())
     pool = ThreadPoolExecutor(max_workers=options.parallelism, thread_name_prefix="plan")
     futures: list[Future[PlanResult]] = []
     try:
@@ -133,7 +134,7 @@ def run_plans(
         pool.shutdown(wait=True)
 
 
-def _stop_plans(futures: Sequence[Future[PlanResult]], stop: _Stop) -> None:
+def _stop_plans(futures: Sequence[Future[PlanResult]], stop: Stop) -> None:
     stop.cancel.set()
     for future in futures:
         future.cancel()
@@ -147,7 +148,7 @@ def _stop_plans(futures: Sequence[Future[PlanResult]], stop: _Stop) -> None:
 
 
 @dataclass(frozen=True)
-class _Stop:
+class Stop:
     """Requests from outside: `cancel` stops gracefully, `kill` SIGKILLs at once."""
 
     cancel: threading.Event
@@ -160,10 +161,10 @@ def plan_stack(
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
 ) -> PlanResult:
-    return _plan_stack(stack, options, observer, _Stop(cancel or threading.Event(), threading.Event()))
+    return _plan_stack(stack, options, observer, Stop(cancel or threading.Event(), threading.Event()))
 
 
-def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None, stop: _Stop) -> PlanResult:
+def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None, stop: Stop) -> PlanResult:
     started = time.monotonic()
     options.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = log_name(stack)
@@ -176,7 +177,9 @@ def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None,
     attempt = 0
     # a fresh private directory: nothing can be planted where the tool writes the plan
     with log, tempfile.TemporaryDirectory(dir=options.log_dir, prefix=".plan-") as private:
-        job = _StackJob(stack, options, Path(private) / "plan.tfplan", log, Redactor(options.environ), stop)
+        job = _StackJob(
+            stack, options, Path(private) / "plan.tfplan", log, redact.Redactor(options.environ), stop
+        )
         while True:
             attempt += 1
             if observer is not None:
@@ -200,6 +203,11 @@ def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None,
                 break
         # the saved plan holds every planned value, secrets included: it goes with the directory
         result = job.classified(outcome, kind, deadline)
+    if job.sensitive:
+        try:
+            redact_file(log_path, job.redactor.with_values(job.sensitive))
+        except OSError:
+            log_path.unlink(missing_ok=True)  # a log with sensitive values in clear must not stay
     return _finished(stack, result, outcome.exit_code, attempt, log_path, started, observer)
 
 
@@ -228,6 +236,20 @@ def _finished(
     if observer is not None:
         observer.finished(final)
     return final
+
+
+def redact_file(path: Path, redactor: redact.Redactor) -> None:
+    """Masks again, in a finished log, what only the saved plan showed to be sensitive."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        source = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), encoding="utf-8")
+        with source, os.fdopen(handle, "w", encoding="utf-8", errors="replace") as target:
+            for line in source:
+                target.write(redactor.line(line.rstrip("\n")) + "\n")
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def open_log(path: Path) -> IO[str]:
@@ -261,8 +283,9 @@ class _StackJob:
     options: RunnerOptions
     plan_file: Path
     log: IO[str]
-    redactor: Redactor
-    stop: _Stop
+    redactor: redact.Redactor
+    stop: Stop
+    sensitive: set[str] = field(default_factory=set)  # values the saved plan marks sensitive
 
     def run(self, command: Sequence[str], deadline: float, stdout: IO[bytes] | None = None) -> CommandOutcome:
         env = tool_environment(self.options)
@@ -312,11 +335,12 @@ class _StackJob:
                 raise _PlanUnreadable(PlanError(kind, f"cannot read the saved plan: {reason}"))
             stdout.seek(0)
             try:
-                return classify.summarize(classify.parse_plan_json(stdout.read().decode("utf-8", "replace")))
+                document = classify.parse_plan_json(stdout.read().decode("utf-8", "replace"))
             except classify.PlanFormatError as error:
-                raise _PlanUnreadable(
-                    PlanError(ErrorKind.UNKNOWN, f"cannot read the saved plan: {error}")
-                ) from None
+                message = f"cannot read the saved plan: {error}"
+                raise _PlanUnreadable(PlanError(ErrorKind.UNKNOWN, message)) from None
+        self.sensitive.update(redact.sensitive_values(document))
+        return classify.summarize(document)
 
 
 def _error_message(outcome: CommandOutcome, options: RunnerOptions) -> str:
@@ -333,7 +357,7 @@ def _error_message(outcome: CommandOutcome, options: RunnerOptions) -> str:
 def _clip(line: str) -> str:
     if len(line) <= ERROR_LINE_CHARS:
         return line
-    return f"{line[:ERROR_LINE_CHARS]}… ({len(line) - ERROR_LINE_CHARS} more characters in the log)"
+    return f"{line[:ERROR_LINE_CHARS]}… (cut at {ERROR_LINE_CHARS} characters; the log has the whole line)"
 
 
 def run_command(
@@ -341,9 +365,9 @@ def run_command(
     cwd: Path,
     env: Mapping[str, str],
     log: IO[str],
-    redactor: Redactor,
+    redactor: redact.Redactor,
     options: RunnerOptions,
-    stop: _Stop,
+    stop: Stop,
     deadline: float,
     stdout: IO[bytes] | None = None,
 ) -> CommandOutcome:
@@ -371,12 +395,13 @@ def run_command(
         return CommandOutcome(exit_code=127, timed_out=False, stderr_tail=(message,), step=step)
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
 
-    def on_stdout(line: str) -> None:
-        log.write(redactor.line(line.rstrip("\n")) + "\n")
+    def on_stdout(line: str, continued: bool) -> None:
+        log.write(redactor.line(line) + "\n")
 
-    def on_stderr(line: str) -> None:
-        clean = redactor.line(line.rstrip("\n"))
-        tail.append(_clip(clean))  # the log keeps the whole line; the tail only what a message shows
+    def on_stderr(line: str, continued: bool) -> None:
+        clean = redactor.line(line)
+        if not continued:  # the log keeps the whole line; the tail only the start a message shows
+            tail.append(_clip(clean))
         log.write(clean + "\n")
 
     out_lines, err_lines = _Lines(on_stdout), _Lines(on_stderr)
@@ -396,7 +421,7 @@ def _pump(
     sinks: Mapping[str, Callable[[bytes], object]],
     deadline: float,
     options: RunnerOptions,
-    stop: _Stop,
+    stop: Stop,
     log: IO[str],
 ) -> bool:
     """Streams both pipes until the command and every process of its group are gone.
@@ -492,11 +517,15 @@ def _live_members(group: int) -> list[int]:
 
 
 class _Lines:
-    """Bytes → lines for the log; a line longer than _MAX_LINE_BYTES is passed on in pieces."""
+    """Bytes → lines for the log; a line longer than _MAX_LINE_BYTES is passed on in pieces.
 
-    def __init__(self, handler: Callable[[str], None]) -> None:
+    The handler is told whether a piece continues the line before it.
+    """
+
+    def __init__(self, handler: Callable[[str, bool], None]) -> None:
         self._handler = handler
         self._buffer = bytearray()
+        self._continued = False
 
     def feed(self, chunk: bytes) -> None:
         buffer = self._buffer
@@ -505,19 +534,33 @@ class _Lines:
             newline = buffer.find(b"\n")
             if newline < 0:
                 break
-            self._handler(buffer[: newline + 1].decode("utf-8", "replace"))
-            del buffer[: newline + 1]
+            self._emit(newline + 1)
+            self._continued = False
         while len(buffer) > _MAX_LINE_BYTES:
-            cut = _MAX_LINE_BYTES
-            while cut > _MAX_LINE_BYTES - 4 and buffer[cut] & 0xC0 == 0x80:
-                cut -= 1  # not inside a UTF-8 character
-            self._handler(buffer[:cut].decode("utf-8", "replace") + "\n")
-            del buffer[:cut]
+            self._emit(_cut_point(buffer))
+            self._continued = True
 
     def close(self) -> None:
         if self._buffer:
-            self._handler(self._buffer.decode("utf-8", "replace"))
-            self._buffer.clear()
+            self._emit(len(self._buffer))
+
+    def _emit(self, end: int) -> None:
+        self._handler(self._buffer[:end].decode("utf-8", "replace").rstrip("\n"), self._continued)
+        del self._buffer[:end]
+
+
+def _cut_point(buffer: bytearray) -> int:
+    """Where an over-long line is cut: after the last separator near the limit, so a token is not
+    split into two pieces each too short to be masked; else at the limit, outside a UTF-8 character.
+    """
+    start = _MAX_LINE_BYTES - _CUT_WINDOW_BYTES
+    separator = max(buffer.rfind(byte, start, _MAX_LINE_BYTES) for byte in _SEPARATORS)
+    if separator >= 0:
+        return separator + 1
+    cut = _MAX_LINE_BYTES
+    while cut > _MAX_LINE_BYTES - 4 and buffer[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return cut
 
 
 def _signal_group(group: int, sig: signal.Signals) -> None:

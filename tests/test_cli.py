@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, driftctl, write_stack
+from pushgateway_server import Reply, recording_server
 
 
 def test_stacks_lists_ids_one_per_line(live: Path) -> None:
@@ -218,6 +220,85 @@ def test_a_stack_name_that_is_not_utf8_is_planned_and_printed_unambiguously(
     assert 'drift_stack_state{stack="\\"prod/caf\\\\xe9\\""} 1.0' in planned.stdout.decode("utf-8")
 
 
+def test_escaped_secret_never_reaches_the_log_report_or_markdown(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    secret = 'Quo"te\\Secret-77'
+    forms = (secret, 'Quo\\"te\\\\Secret-77', "Quo%22te%5CSecret-77")
+    root = tmp_path / "live"
+    body = 'variable "plain" {\n  default = "Quo\\"te\\\\Secret-77"\n}\n'
+    write_stack(
+        root / "drifted",
+        body + 'resource "null_resource" "r" {\n  triggers = { u = urlencode(var.plain) }\n}\n',
+    )
+    write_stack(
+        root / "broken",
+        body + 'resource "null_resource" "r" {\n  triggers = { x = file("/no/${var.plain}") }\n}\n',
+    )
+    report, logs = tmp_path / "report.json", tmp_path / "logs"
+    common = ["plan", "--all", "--root", str(root), "--tool", "terraform", "--log-dir", str(logs)]
+    environ = dict(tf_environ, MY_SECRET=secret)
+    as_json = driftctl(*common, "--report", str(report), env=environ)
+    markdown = driftctl(*common, "--format", "markdown", env=environ)
+    assert as_json.returncode == markdown.returncode == 1, as_json.stderr
+    assert "var.plain is" in report.read_text() and "var.plain is" in markdown.stdout  # the error is kept
+    kept = [report.read_text(), markdown.stdout, as_json.stdout, as_json.stderr]
+    kept += [log.read_text() for log in logs.glob("*.log")]
+    assert [form for form in forms for text in kept if form in text] == []
+
+
+def test_messages_stay_on_one_line_on_a_narrow_terminal(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on: the read-back fails
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    fake = tmp_path / "terraform"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    (tmp_path / "live" / "a").mkdir(parents=True)
+    (tmp_path / "live" / "a" / "main.tf").write_text("")
+    logs = tmp_path / "logs-in-a-directory-with-a-long-name"
+    result = driftctl(
+        *(
+            "plan",
+            "--all",
+            "--root",
+            str(tmp_path / "live"),
+            "--tool",
+            "terraform",
+            "--tool-binary",
+            str(fake),
+        ),
+        *("--log-dir", str(logs), "--push", "--pushgateway", closed),
+        env=dict(os.environ, COLUMNS="40"),
+    )
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert any("planning 1 stacks" in line and line.endswith(str(logs)) for line in lines), lines
+    errors = [line for line in lines if line.startswith("driftctl:")]
+    assert len(errors) == 1 and closed in errors[0] and errors[0] == lines[-1], lines
+
+
+def test_tool_binary_that_is_not_executable(live: Path) -> None:
+    result = driftctl(
+        "plan", "--all", "--root", str(live), "--tool", "terraform", "--tool-binary", "/etc/passwd"
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("driftctl: /etc/passwd: not executable")
+    missing = driftctl("plan", "--all", "--root", str(live), "--tool-binary", str(live / "no-such-tool"))
+    assert "no-such-tool: no such file" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [(("--all", "--changed"), "not --all and --changed"), (("--all", "prod"), "not --all and paths")],
+)
+def test_plan_with_two_selections_names_them(tmp_path: Path, given: tuple[str, ...], named: str) -> None:
+    (tmp_path / "prod").mkdir()
+    result = driftctl("plan", "--root", str(tmp_path), *given, cwd=tmp_path)
+    assert result.returncode == 3
+    assert "give only one of --all, --changed or stack paths" in result.stderr and named in result.stderr
+
+
 def test_alerts_render_defaults_are_the_shipped_rules() -> None:
     result = driftctl("alerts", "render")
     assert result.returncode == 0, result.stderr
@@ -296,3 +377,88 @@ def test_changed_errors_are_usage_errors(example_repo: Path, tmp_path: Path) -> 
     assert "not inside a git work tree" in not_git.stderr
     both = driftctl("plan", "--changed", "--all", "--root", str(example_repo))
     assert both.returncode == 3
+
+
+# ---- never silent: discovering nothing is exit 3, and nothing reaches the gateway (issue 13 item 2) ----
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True)
+    for name, body in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(body, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "expected"),
+    [
+        ({}, (), "no directory with *.tf files under"),
+        ({"a/terragrunt.hcl": ""}, ("--tool", "terraform"), "try --tool terragrunt"),
+        ({"a/main.tf": ""}, ("--tool", "terragrunt"), "try --tool terraform"),
+        ({"a/main.tf": ""}, ("--include", "prod/*"), "--include 'prod/*' matches none of the 1 stacks"),
+        ({"a/main.tf": ""}, ("--exclude", "*"), "--include/--exclude leave none of the 1 stacks"),
+        ({"a/terragrunt.hcl": "skip = true\n"}, (), "every unit under"),
+    ],
+)
+def test_finding_nothing_exits_3_and_pushes_nothing(
+    tmp_path: Path, files: dict[str, str], args: tuple[str, ...], expected: str
+) -> None:
+    root = _tree(tmp_path / "repo", files)
+    listed = driftctl("stacks", "--root", str(root), *args)
+    with recording_server({"GET": [Reply(200, b"")], "PUT": [Reply(200)]}) as server:
+        planned = driftctl("plan", "--all", "--root", str(root), "--push", "--pushgateway", server.url, *args)
+
+    for result in (listed, planned):
+        assert result.returncode == 3, result.stderr
+        assert expected in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert server.requests == []
+
+
+def test_wrong_root_names_it(tmp_path: Path) -> None:
+    result = driftctl("stacks", "--root", str(tmp_path / "typo"))
+    assert result.returncode == 3
+    assert f"{tmp_path / 'typo'}: not a directory (--root)" in result.stderr
+
+
+def test_terraform_repo_with_the_default_tool_lists_its_stacks(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "repo", {"prod/app/main.tf": "", "modules/x/main.tf": ""})
+    result = driftctl("stacks", "--root", str(root), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [(row["stack"], row["tool"]) for row in json.loads(result.stdout)] == [("prod/app", "terraform")]
+
+
+def test_help_shows_the_tool_default() -> None:
+    result = driftctl("stacks", "--help")
+    assert "auto" in result.stdout and "[default: auto]" in result.stdout
+
+
+def test_changed_selecting_nothing_in_a_non_empty_repo_is_a_clean_exit(example_repo: Path) -> None:
+    (example_repo / "README.md").write_text("docs\n")
+    _git(example_repo, "add", "-A")
+    _git(example_repo, "commit", "-qm", "docs")
+    result = driftctl("stacks", "--changed", "--root", str(example_repo))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+def test_stacks_shows_excluded_units_and_why(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path / "repo",
+        {
+            "root.hcl": "",
+            "app/terragrunt.hcl": 'include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n',
+            "old/terragrunt.hcl": 'exclude {\n  if = true\n  actions = ["all"]\n}\n',
+            "maybe/terragrunt.hcl": 'exclude {\n  if = feature.x.value\n  actions = ["plan"]\n}\n',
+        },
+    )
+    plain = driftctl("stacks", "--root", str(root))
+    shown = driftctl("stacks", "--root", str(root), "--show-excluded", "--format", "json")
+
+    assert plain.stdout.split() == ["app", "maybe"]
+    assert "1 unit excluded" in plain.stderr and "--show-excluded" in plain.stderr
+    assert "maybe: exclude block in maybe/terragrunt.hcl: if = feature.x.value unknown" in plain.stderr
+    rows = {row["stack"]: row for row in json.loads(shown.stdout)}
+    assert rows["old"]["excluded"].startswith("exclude block in old/terragrunt.hcl (if = true")
+    assert rows["app"]["excluded"] is None and rows["maybe"]["notes"]

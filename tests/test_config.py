@@ -45,8 +45,7 @@ def config_error(root: Path, text: str) -> str:
 def test_defaults_without_any_source(tmp_path: Path) -> None:
     config = load_at(tmp_path)
 
-    assert config == Config(root=tmp_path)
-    assert config.tool is Tool.TERRAGRUNT
+    assert config == Config(root=tmp_path, tool=Tool.TERRAFORM)  # auto, on an empty root
     assert config.root_config == "root.hcl"
     assert config.module_patterns == ("modules/",)
     assert config.include == () and config.exclude == ()
@@ -71,8 +70,8 @@ def test_config_is_frozen(tmp_path: Path) -> None:
 
 
 def test_empty_and_comment_only_files_give_defaults(tmp_path: Path) -> None:
-    assert load_at(tmp_path, "") == Config(root=tmp_path)
-    assert load_at(tmp_path, "# nothing here\n\n") == Config(root=tmp_path)
+    assert load_at(tmp_path, "") == Config(root=tmp_path, tool=Tool.TERRAFORM)
+    assert load_at(tmp_path, "# nothing here\n\n") == Config(root=tmp_path, tool=Tool.TERRAFORM)
 
 
 def test_default_root_is_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,7 +199,7 @@ def test_list_values_are_tuples_with_blanks_dropped(tmp_path: Path) -> None:
         ("lock: maybe", "lock: expected true or false, got 'maybe'"),
         ("init: 2", "init: expected true or false, got 2"),
         ("push: ''", "push: expected true or false, got ''"),
-        ("tool: pulumi", "tool: expected one of terragrunt, terraform, tofu, got 'pulumi'"),
+        ("tool: pulumi", "tool: expected one of auto, terragrunt, terraform, tofu, got 'pulumi'"),
         ("fail_on: sometimes", "fail_on: expected one of drift, error, never, got 'sometimes'"),
         ("format: xml", "format: expected one of table, json, markdown, got 'xml'"),
         ("include: {a: 1}", "include: expected a list of strings, got {'a': 1}"),
@@ -363,7 +362,7 @@ def test_explicit_config_errors_name_that_file(tmp_path: Path) -> None:
 
 
 def test_missing_implicit_file_is_fine(tmp_path: Path) -> None:
-    assert load_at(tmp_path / "nowhere") == Config(root=tmp_path / "nowhere")
+    assert load_at(tmp_path / "nowhere") == Config(root=tmp_path / "nowhere", tool=Tool.TERRAFORM)
 
 
 # ---- environment ----
@@ -440,7 +439,7 @@ def test_unrelated_and_secret_env_variables_are_ignored(tmp_path: Path) -> None:
         },
     )
 
-    assert config == Config(root=tmp_path)
+    assert config == Config(root=tmp_path, tool=Tool.TERRAFORM)
 
 
 def test_env_root_locates_the_file(tmp_path: Path) -> None:
@@ -601,3 +600,47 @@ def test_durations_in_the_file(tmp_path: Path) -> None:
     assert (config.timeout, config.retry_backoff, config.push_timeout) == (90.0, 90.0, 5400.0)
     assert all(isinstance(v, float) for v in (config.timeout, config.retry_backoff))
     assert not math.isnan(config.timeout)
+
+
+# ---- --tool auto (the default): the root's layout decides ----
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (["live/app/terragrunt.hcl"], Tool.TERRAGRUNT),
+        (["live/terragrunt.stack.hcl", "modules/x/main.tf"], Tool.TERRAGRUNT),
+        (["app/main.tf"], Tool.TERRAFORM),
+        (["app/main.tofu"], Tool.TOFU),
+    ],
+)
+def test_tool_auto_follows_the_layout(tmp_path: Path, files: list[str], expected: Tool) -> None:
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("", encoding="utf-8")
+
+    assert load_at(tmp_path).tool is expected
+    assert load_at(tmp_path, env={"DRIFTCTL_TOOL": "auto"}).tool is expected
+    assert load_at(tmp_path, flags={"tool": "AUTO"}).tool is expected
+
+
+def test_an_explicit_tool_wins_over_the_layout(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "terragrunt.hcl").write_text("", encoding="utf-8")
+
+    assert load_at(tmp_path, "tool: terraform\n").tool is Tool.TERRAFORM
+
+
+def test_tool_auto_picks_tofu_when_only_tofu_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tofu = bin_dir / "tofu"
+    tofu.write_text("#!/bin/sh\n", encoding="utf-8")
+    tofu.chmod(0o755)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.tf").write_text("", encoding="utf-8")
+    monkeypatch.setenv("PATH", str(bin_dir))
+
+    assert load_at(tmp_path).tool is Tool.TOFU

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -10,7 +12,9 @@ import pytest
 
 from driftctl.discover import (
     DiscoveryError,
+    detect_tool,
     discover,
+    discover_all,
     filter_stacks,
     matches_any,
     stack_id,
@@ -114,7 +118,10 @@ def test_a_hidden_root_is_still_walked(tmp_path: Path) -> None:
 def test_terragrunt_hcl_directory_is_not_a_config_file(tmp_path: Path) -> None:
     (tmp_path / "odd" / "terragrunt.hcl").mkdir(parents=True)
 
-    assert discover(tmp_path, Tool.TERRAGRUNT) == []
+    with pytest.raises(
+        DiscoveryError, match=r"no terragrunt\.hcl, terragrunt\.hcl\.json or terragrunt\.stack\.hcl"
+    ):
+        discover(tmp_path, Tool.TERRAGRUNT)
 
 
 def test_nested_terragrunt_stacks_are_both_found(tmp_path: Path) -> None:
@@ -232,7 +239,8 @@ def test_tofu_files_count_for_tofu_only(tmp_path: Path) -> None:
 def test_tf_named_directory_does_not_make_a_stack(tmp_path: Path) -> None:
     (tmp_path / "app" / "main.tf").mkdir(parents=True)
 
-    assert discover(tmp_path, Tool.TERRAFORM) == []
+    with pytest.raises(DiscoveryError, match=r"no directory with \*\.tf files"):
+        discover(tmp_path, Tool.TERRAFORM)
 
 
 @pytest.mark.parametrize("skipped", [".terraform", ".terragrunt-cache", ".git"])
@@ -456,3 +464,310 @@ def test_sibling_with_common_prefix_is_not_selected(tmp_path: Path) -> None:
 
 def test_no_paths_selects_nothing(layout: list[Stack]) -> None:
     assert stacks_at_paths(layout, []) == []
+
+
+# ---- include parents, exclude/skip, .hcl.json, Terragrunt Stacks (issue 14) ----
+
+
+def git_repo(root: Path) -> Path:
+    """A real git repository, so `get_repo_root()` answers as it does for Terragrunt."""
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def test_legacy_root_terragrunt_hcl_included_by_units_is_a_parent_not_a_unit(tmp_path: Path) -> None:
+    git_repo(tmp_path)
+    touch(tmp_path / "terragrunt.hcl", "remote_state {}\n")
+    for unit in ("prod/app", "dev/app"):
+        touch(tmp_path / unit / "terragrunt.hcl", "include {\n  path = find_in_parent_folders()\n}\n")
+
+    found = discover_all(tmp_path, Tool.TERRAGRUNT)
+
+    assert ids(found.stacks) == ["dev/app", "prod/app"]
+    assert found.parents == ((tmp_path / "terragrunt.hcl").resolve(),)
+
+
+def test_mid_level_parents_found_through_every_include_form(tmp_path: Path) -> None:
+    git_repo(tmp_path)
+    touch(tmp_path / "root.hcl", "locals {}\n")
+    touch(
+        tmp_path / "prod" / "terragrunt.hcl",
+        'include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n',
+    )
+    touch(tmp_path / "envs" / "terragrunt.hcl", "inputs = {}\n")
+    touch(tmp_path / "common" / "terragrunt.hcl", "inputs = {}\n")
+    touch(tmp_path / "prod" / "a" / "terragrunt.hcl", 'include "p" {\n  path = "../terragrunt.hcl"\n}\n')
+    touch(
+        tmp_path / "envs" / "b" / "terragrunt.hcl",
+        'include "e" {\n  path = "${get_repo_root()}/envs/terragrunt.hcl"\n}\n',
+    )
+    touch(
+        tmp_path / "envs" / "c" / "terragrunt.hcl",
+        'locals {\n  dir = "common"\n}\ninclude "c" {\n'
+        '  path = "${get_terragrunt_dir()}/${path_relative_from_include()}/../../${local.dir}/terragrunt.hcl"'
+        "\n}\n",
+    )
+    touch(
+        tmp_path / "solo" / "terragrunt.hcl",
+        'include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n',
+    )
+
+    found = discover_all(tmp_path, Tool.TERRAGRUNT)
+
+    assert ids(found.stacks) == ["envs/b", "envs/c", "prod/a", "solo"]
+    assert [p.relative_to(tmp_path.resolve()).as_posix() for p in found.parents] == [
+        "common/terragrunt.hcl",
+        "envs/terragrunt.hcl",
+        "prod/terragrunt.hcl",
+    ]
+
+
+def test_terragrunt_hcl_json_units_and_json_includes(tmp_path: Path) -> None:
+    touch(tmp_path / "root.hcl")
+    touch(tmp_path / "mid" / "terragrunt.hcl.json", json.dumps({"inputs": {}}))
+    touch(
+        tmp_path / "mid" / "app" / "terragrunt.hcl.json",
+        json.dumps({"include": {"mid": {"path": '${find_in_parent_folders("terragrunt.hcl.json")}'}}}),
+    )
+    touch(tmp_path / "both" / "terragrunt.hcl", TG)
+    touch(tmp_path / "both" / "terragrunt.hcl.json", "{}")
+
+    found = discover(tmp_path, Tool.TERRAGRUNT)
+
+    assert ids(found) == ["both", "mid/app"]
+    assert {s.id: s.config.name for s in found if s.config} == {
+        "both": "terragrunt.hcl",  # Terragrunt reads the .hcl when both are there
+        "mid/app": "terragrunt.hcl.json",
+    }
+
+
+EXCLUDE = "exclude {{\n  if = {condition}\n  actions = {actions}\n}}\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "excluded", "note"),
+    [
+        (EXCLUDE.format(condition="true", actions='["plan", "apply"]'), True, None),
+        (EXCLUDE.format(condition="true", actions='["all"]'), True, None),
+        (EXCLUDE.format(condition="true", actions='["all_except_output"]'), True, None),
+        (EXCLUDE.format(condition='"true"', actions='["PLAN"]'), True, None),
+        (EXCLUDE.format(condition="true", actions='["apply", "destroy"]'), False, None),
+        (EXCLUDE.format(condition="false", actions='["all"]'), False, None),
+        (
+            'locals {\n  env = "sandbox"\n}\n'
+            + EXCLUDE.format(condition='local.env == "sandbox"', actions='["all"]'),
+            True,
+            None,
+        ),
+        (
+            'locals {\n  env = "prod"\n}\n'
+            + EXCLUDE.format(condition='local.env == "sandbox"', actions='["all"]'),
+            False,
+            None,
+        ),
+        (EXCLUDE.format(condition="feature.off.value", actions='["plan"]'), False, "feature.off"),
+        (EXCLUDE.format(condition="dependency.x.outputs.y", actions='["plan"]'), False, "dependency.x"),
+        ("skip = true\n", True, None),
+        ("skip = false\n", False, None),
+    ],
+)
+def test_exclude_and_skip(tmp_path: Path, body: str, excluded: bool, note: str | None) -> None:
+    touch(tmp_path / "root.hcl")
+    touch(tmp_path / "app" / "terragrunt.hcl", TG + body)
+
+    (unit,) = discover(tmp_path, Tool.TERRAGRUNT)
+
+    assert (unit.excluded is not None) is excluded
+    if excluded:
+        assert "app/terragrunt.hcl" in (unit.excluded or "")
+    assert (note is not None) == bool(unit.notes)
+    if note is not None:
+        assert note in unit.notes[0] and "planned" in unit.notes[0]
+
+
+def test_a_parents_exclude_applies_unless_the_child_has_its_own(tmp_path: Path) -> None:
+    touch(
+        tmp_path / "root.hcl",
+        EXCLUDE.format(condition='basename(get_terragrunt_dir()) == "old"', actions='["all"]'),
+    )
+    touch(tmp_path / "old" / "terragrunt.hcl", TG)
+    touch(tmp_path / "new" / "terragrunt.hcl", TG)
+    touch(
+        tmp_path / "kept" / "old" / "terragrunt.hcl",
+        TG + EXCLUDE.format(condition="false", actions='["all"]'),
+    )
+
+    found = {s.id: s.excluded for s in discover(tmp_path, Tool.TERRAGRUNT)}
+
+    assert found["new"] is None and found["kept/old"] is None
+    assert "root.hcl" in (found["old"] or "")
+
+
+def stack_repo(tmp_path: Path) -> Path:
+    """live/terragrunt.stack.hcl with local and remote units and a nested local stack."""
+    root = git_repo(tmp_path / "repo")
+    touch(root / "root.hcl", "locals {}\n")
+    touch(root / "catalog" / "units" / "app" / "terragrunt.hcl", TG + "inputs = {\n  name = values.name\n}\n")
+    touch(
+        root / "catalog" / "units" / "old" / "terragrunt.hcl",
+        TG + EXCLUDE.format(condition="values.retired", actions='["plan"]'),
+    )
+    touch(
+        root / "catalog" / "stacks" / "env" / "terragrunt.stack.hcl",
+        'unit "app" {\n  source = "../../../catalog/units/app"\n  path = "app"\n'
+        '  values = { name = "${values.env}-app" }\n}\n'
+        'unit "db" {\n  source = "git::https://example.com/catalog.git//units/db?ref=v1"\n  path = "db"\n}\n',
+    )
+    touch(
+        root / "live" / "terragrunt.stack.hcl",
+        'locals {\n  units = "../catalog/units"\n}\n'
+        'unit "app" {\n  source = "${local.units}/app"\n  path = "services/app"\n'
+        '  values = { name = "a" }\n}\n'
+        'unit "legacy" {\n  source = "../catalog/units/app"\n  path = "legacy"\n'
+        "  no_dot_terragrunt_stack = true\n"
+        '  values = { name = "l" }\n}\n'
+        'unit "old" {\n  source = find_in_parent_folders("catalog/units/old")\n  path = "old"\n'
+        "  values = { retired = true }\n}\n"
+        'unit "vpc" {\n  source = "tfr:///terraform-aws-modules/vpc/aws?version=5.0.0"\n  path = "vpc"\n}\n'
+        'stack "dev" {\n  source = "../catalog/stacks/env"\n  path = "dev"\n  values = { env = "dev" }\n}\n'
+        'stack "remote" {\n  source = "git::https://example.com/catalog.git//stacks/env"\n  path = "r"\n}\n',
+    )
+    return root
+
+
+def test_stack_units_are_found_where_terragrunt_generates_them(tmp_path: Path) -> None:
+    root = stack_repo(tmp_path)
+
+    found = discover_all(root, Tool.TERRAGRUNT)
+    units = {s.id: s for s in found.stacks}
+
+    assert sorted(units) == [
+        "live/.terragrunt-stack/dev/.terragrunt-stack/app",
+        "live/.terragrunt-stack/dev/.terragrunt-stack/db",
+        "live/.terragrunt-stack/old",
+        "live/.terragrunt-stack/services/app",
+        "live/.terragrunt-stack/vpc",
+        "live/legacy",
+    ]
+    real = root.resolve()
+    app = units["live/.terragrunt-stack/services/app"]
+    assert app.path == real / "live/.terragrunt-stack/services/app"
+    assert app.stack_files == (real / "live/terragrunt.stack.hcl",)
+    assert app.source == "../catalog/units/app"
+    assert app.source_dir == real / "catalog/units/app"
+    assert app.config == real / "catalog/units/app/terragrunt.hcl"
+    vpc = units["live/.terragrunt-stack/vpc"]
+    assert (vpc.source_dir, vpc.config) == (None, None)
+    nested = units["live/.terragrunt-stack/dev/.terragrunt-stack/app"]
+    assert nested.stack_files == (
+        real / "live/terragrunt.stack.hcl",
+        real / "catalog/stacks/env/terragrunt.stack.hcl",
+    )
+    assert nested.source_dir == real / "catalog/units/app"  # resolved from the generated dev/ dir
+    assert units["live/.terragrunt-stack/dev/.terragrunt-stack/db"].source_dir is None
+    assert "values.retired" in (units["live/.terragrunt-stack/old"].excluded or "")
+    assert any('stack "remote"' in w and "not listed" in w for w in found.warnings)
+
+
+def test_generated_dirs_on_disk_are_not_found_twice(tmp_path: Path) -> None:
+    root = stack_repo(tmp_path)
+    touch(root / "live" / ".terragrunt-stack" / "services" / "app" / "terragrunt.hcl", TG)
+    touch(root / "live" / ".terragrunt-stack" / "stale" / "terragrunt.hcl", TG)
+
+    found = ids(discover(root, Tool.TERRAGRUNT))
+
+    assert "live/.terragrunt-stack/stale" not in found
+    assert found.count("live/.terragrunt-stack/services/app") == 1
+
+
+# ---- never silent: finding nothing is an error naming what was looked for ----
+
+
+def test_empty_root_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DiscoveryError, match=r"no terragrunt\.hcl.* under .* \(--tool terragrunt\)$"):
+        discover(tmp_path, Tool.TERRAGRUNT)
+
+
+def test_terragrunt_on_a_terraform_repo_suggests_the_tool(tmp_path: Path) -> None:
+    tf_stacks(tmp_path, "app", "db")
+
+    with pytest.raises(DiscoveryError, match="try --tool terraform"):
+        discover(tmp_path, Tool.TERRAGRUNT)
+
+
+def test_terraform_on_a_terragrunt_repo_suggests_the_tool(tmp_path: Path) -> None:
+    touch(tmp_path / "live" / "terragrunt.stack.hcl", 'unit "a" {\n  source = "x"\n  path = "a"\n}\n')
+
+    with pytest.raises(DiscoveryError, match="try --tool terragrunt"):
+        discover(tmp_path, Tool.TERRAFORM)
+
+
+def test_only_include_parents_is_an_error_naming_them(tmp_path: Path) -> None:
+    touch(tmp_path / "terragrunt.hcl")
+    touch(tmp_path / "catalog" / "app" / "terragrunt.hcl", "inputs = {}\n")
+    touch(
+        tmp_path / "live" / "terragrunt.stack.hcl",
+        'unit "a" {\n  source = "../catalog/app"\n  path = local.x\n}\n',
+    )
+
+    with pytest.raises(
+        DiscoveryError,
+        match=r"holds terragrunt\.hcl, catalog/app/terragrunt\.hcl, live/terragrunt\.stack\.hcl: "
+        "its terragrunt\\.hcl files are include parents or catalog sources",
+    ):
+        discover(tmp_path, Tool.TERRAGRUNT, root_config="terragrunt.hcl")
+
+
+def test_stack_file_without_known_units_is_an_error_naming_it(tmp_path: Path) -> None:
+    touch(tmp_path / "live" / "terragrunt.stack.hcl", 'unit "a" {\n  source = "x"\n  path = local.nope\n}\n')
+
+    with pytest.raises(
+        DiscoveryError,
+        match=r"holds live/terragrunt\.stack\.hcl: the stack files declare no unit.*local\.nope",
+    ):
+        discover(tmp_path, Tool.TERRAGRUNT)
+
+
+def test_missing_root_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DiscoveryError, match=r"nope: not a directory \(--root\)"):
+        discover(tmp_path / "nope", Tool.TERRAGRUNT)
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ({"a/terragrunt.hcl": TG}, Tool.TERRAGRUNT),
+        ({"live/terragrunt.stack.hcl": "", "m/main.tf": TF}, Tool.TERRAGRUNT),
+        ({"a/terragrunt.hcl.json": "{}"}, Tool.TERRAGRUNT),
+        ({"a/main.tf": TF}, Tool.TERRAFORM),
+        ({"a/main.tofu": TF}, Tool.TOFU),
+        ({}, Tool.TERRAFORM),
+    ],
+)
+def test_detect_tool(tmp_path: Path, layout: dict[str, str], expected: Tool) -> None:
+    for name, body in layout.items():
+        touch(tmp_path / name, body)
+
+    assert detect_tool(tmp_path) is expected
+
+
+def test_detect_tool_picks_tofu_when_only_tofu_is_installed(tmp_path: Path) -> None:
+    tf_stacks(tmp_path, "a")
+
+    assert detect_tool(tmp_path, tofu_only=True) is Tool.TOFU
+
+
+def test_the_stacks_example_lists_its_generated_units() -> None:
+    root = Path(__file__).resolve().parent.parent / "examples" / "stacks"
+
+    found = {s.id: s for s in discover(root, Tool.TERRAGRUNT)}
+
+    assert sorted(found) == [
+        "live/.terragrunt-stack/dev/.terragrunt-stack/app",
+        "live/.terragrunt-stack/dev/.terragrunt-stack/network",
+        "live/.terragrunt-stack/dns",
+        "live/.terragrunt-stack/legacy",
+        "live/.terragrunt-stack/prod/.terragrunt-stack/app",
+        "live/.terragrunt-stack/prod/.terragrunt-stack/network",
+    ]
+    assert [i for i, s in found.items() if s.excluded] == ["live/.terragrunt-stack/legacy"]

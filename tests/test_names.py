@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from driftctl.names import printable, to_bytes
+from driftctl.model import Selection, Stack, Tool
+from driftctl.names import printable, printable_selection, to_bytes
 
 
 @pytest.mark.parametrize(
@@ -36,3 +39,11 @@ def test_two_names_never_print_alike(first: bytes, second: bytes) -> None:
     name, other = os.fsdecode(first), os.fsdecode(second)
     assert (printable(name) == printable(other)) == (first == second)
     assert to_bytes(name) == first
+
+
+def test_printable_selection_keeps_every_field_of_a_stack(tmp_path: Path) -> None:
+    odd = os.fsdecode(b"caf\xe9")
+    stack = Stack(id=odd, path=tmp_path / odd, tool=Tool.TERRAGRUNT, source="../modules/x", notes=("n",))
+    selection = printable_selection(Selection(stacks=(stack,), mode="all", removed=(odd,), known=(odd, "ok")))
+    assert selection.stacks == (replace(stack, id='"caf\\xe9"'),)
+    assert (selection.removed, selection.known) == (('"caf\\xe9"',), ('"caf\\xe9"', "ok"))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftctl.redact import MASK, Redactor
+from driftctl.redact import MASK, Redactor, sensitive_values
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -339,3 +339,79 @@ def test_no_secret_of_several_survives(
     result = Redactor(secrets).line(text)
 
     assert all(value not in result for value in values)
+
+
+# ---- escaped and encoded forms, values a plan marks sensitive ----
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        'Quo\\"te\\\\Secret-77',  # JSON / HCL string escapes, as Terraform prints values
+        "Quo%22te%5CSecret-77",  # urlencode(), Go's url.QueryEscape
+        "Quo%22te%5cSecret-77",  # lower-case percent escapes
+        'Quo\\\\\\"te\\\\\\\\Secret-77',  # JSON inside a JSON string
+    ],
+)
+def test_escaped_forms_of_a_secret_are_masked(printed: str) -> None:
+    result = redact(f'  + "value" = "{printed}"', {"MY_SECRET": 'Quo"te\\Secret-77'})
+    assert result == f'  + "value" = "{MASK}"'
+
+
+def test_go_json_and_template_escapes_are_masked() -> None:
+    environ = {"API_TOKEN": "a<b>&c${x}%{y}"}
+    assert redact('"a\\u003cb\\u003e\\u0026c${x}%{y}"', environ) == f'"{MASK}"'
+    assert redact('"a<b>&c$${x}%%{y}"', environ) == f'"{MASK}"'
+
+
+def test_each_line_of_a_multi_line_secret_is_masked() -> None:
+    redactor = Redactor({"DB_PASSWORD": "first-line-1\nsecond-line-2"})
+    assert [redactor.line(line) for line in ("first-line-1", "second-line-2")] == [MASK, MASK]
+
+
+def test_with_values_adds_values_and_keeps_the_environment_ones() -> None:
+    base = Redactor({"MY_SECRET": "from-the-env"})
+    extended = base.with_values(["from-the-plan"])
+    assert extended.line("from-the-env from-the-plan") == f"{MASK} {MASK}"
+    assert base.line("from-the-plan") == "from-the-plan"
+
+
+def test_sensitive_values_of_a_plan_document() -> None:
+    """The shape of Terraform's `show -json` (format 1.0): marked attributes, outputs, variables."""
+    document = {
+        "format_version": "1.0",
+        "variables": {"db_pass": {"value": "variable-secret"}, "region": {"value": "eu-west-1"}},
+        "configuration": {"root_module": {"variables": {"db_pass": {"sensitive": True}, "region": {}}}},
+        "resource_changes": [
+            {
+                "address": "null_resource.r",
+                "change": {
+                    "before": {"triggers": {"pass": "old-secret", "name": "public-name"}},
+                    "after": {
+                        "triggers": {"pass": "new-secret", "name": "public-name"},
+                        "list": ["a-secret-item"],
+                    },
+                    "before_sensitive": {"triggers": {"pass": True}},
+                    "after_sensitive": {"triggers": {"pass": True}, "list": [True]},
+                },
+            }
+        ],
+        "prior_state": {
+            "values": {
+                "outputs": {"out": {"sensitive": True, "value": {"nested": 123456}}},
+                "root_module": {
+                    "resources": [
+                        {"values": {"key": "state-secret", "id": "1"}, "sensitive_values": {"key": True}}
+                    ]
+                },
+            }
+        },
+    }
+    assert sensitive_values(document) == {
+        "variable-secret",
+        "old-secret",
+        "new-secret",
+        "a-secret-item",
+        "123456",
+        "state-secret",
+    }

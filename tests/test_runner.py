@@ -14,7 +14,14 @@ import pytest
 from conftest import NULL_STACK, applied_stack, terraform, terraform_binary, write_stack
 
 from driftctl.model import ErrorKind, PlanResult, Stack, State, Tool
-from driftctl.runner import RunnerOptions, log_name, plan_stack, run_plans
+from driftctl.runner import (
+    ERROR_LINE_CHARS,
+    ERROR_MESSAGE_LINES,
+    RunnerOptions,
+    log_name,
+    plan_stack,
+    run_plans,
+)
 
 # ~1 MB of `show -json` on one line: far over the 64 KiB at which logged lines are split
 BIG_RESOURCES = 400
@@ -155,6 +162,59 @@ def test_secret_values_never_reach_the_log(tf_environ: dict[str, str], tmp_path:
     assert secret not in log
 
 
+QUOTED_SECRET = 'Quo"te\\Secret-77'
+# the forms Terraform prints it in: as is, HCL-escaped in values and source, URL-encoded by urlencode()
+QUOTED_SECRET_FORMS = (QUOTED_SECRET, 'Quo\\"te\\\\Secret-77', "Quo%22te%5CSecret-77")
+SECRET_STACK = """
+variable "plain" {
+  default = "Quo\\"te\\\\Secret-77"
+}
+resource "null_resource" "r" {
+  triggers = { plain = var.plain, url = urlencode(var.plain) }
+}
+"""
+
+
+def test_escaped_and_encoded_forms_of_a_secret_never_reach_the_log(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = write_stack(tmp_path / "escaped", SECRET_STACK)
+    environ = dict(tf_environ, MY_SECRET=QUOTED_SECRET)
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path, environ=environ))
+    assert result.state is State.DRIFTED and result.log_path is not None
+    log = result.log_path.read_text()
+    assert "null_resource.r" in log and '"plain" = "***"' in log
+    assert [form for form in QUOTED_SECRET_FORMS if form in log] == []
+
+
+SENSITIVE_STACK = """
+variable "db_pass" {
+  type      = string
+  sensitive = true
+  default   = "Zq9-sensitive-value"
+}
+resource "null_resource" "marked" {
+  triggers = { pass = var.db_pass }
+}
+resource "null_resource" "copied" {
+  triggers = { copy = nonsensitive(var.db_pass) }
+}
+"""
+
+
+def test_values_the_plan_marks_sensitive_never_reach_the_log(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    """No environment variable names it: only `show -json` says the value is sensitive."""
+    stack = write_stack(tmp_path / "sensitive", SENSITIVE_STACK)
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path))
+    assert result.state is State.DRIFTED and result.log_path is not None
+    log = result.log_path.read_text()
+    assert '"copy" = "***"' in log  # Terraform printed it in clear, through nonsensitive()
+    assert "Zq9-sensitive-value" not in log
+    assert not [p for p in result.log_path.parent.iterdir() if p.name.startswith(".")], "no temporary left"
+
+
 # ---- behaviour of the engine itself, with scripted stand-ins for the tool ----
 
 
@@ -272,6 +332,52 @@ def test_persistent_transient_failure_stops_after_the_retries(tmp_path: Path) ->
     assert result.state is State.ERRORED
     assert result.attempts == 3
     assert result.error is not None and result.error.kind is ErrorKind.LOCK
+
+
+def test_a_newline_free_flood_gives_a_short_error_message(tmp_path: Path) -> None:
+    flood = 1_500_000
+    binary = _script(tmp_path / "flood", f"sys.stderr.write('Error: ' + 'x' * {flood})\nsys.exit(1)")
+    stack = tmp_path / "flooded"
+    stack.mkdir()
+    result = _plan(stack, _options(binary, tmp_path, init=False))
+    assert result.state is State.ERRORED and result.error is not None
+    assert result.error.message.startswith("Error: xxx")
+    assert len(result.error.message) <= ERROR_MESSAGE_LINES * (ERROR_LINE_CHARS + 60)
+    assert result.error.message.endswith("the log has the whole line)")
+    assert result.log_path is not None
+    logged = result.log_path.read_text().splitlines()[1:]  # after the `$ command` line
+    assert "".join(logged).count("x") == flood  # the log keeps it all
+
+
+def test_a_link_planted_in_the_log_dir_is_not_followed(tmp_path: Path) -> None:
+    binary = _script(tmp_path / "tool", "print('plan output')\nsys.exit(0)")
+    directory = tmp_path / "target"
+    directory.mkdir()
+    options = _options(binary, tmp_path, init=False)
+    options.log_dir.mkdir()
+    precious = tmp_path / "precious"
+    precious.write_text("keep me")
+    planted = (
+        options.log_dir / f"{log_name(Stack(id=directory.name, path=directory, tool=Tool.TERRAFORM))}.log"
+    )
+    planted.symlink_to(precious)
+    result = _plan(directory, options)
+    assert result.state is State.CLEAN
+    assert precious.read_text() == "keep me"
+    assert result.log_path == planted and not planted.is_symlink() and "plan output" in planted.read_text()
+
+
+def test_a_secret_across_the_cut_of_an_over_long_line_is_masked(tmp_path: Path) -> None:
+    secret = "tok-" + "Z9" * 40
+    # a 200 KB line of words whose secret straddles the 64 KiB where logged lines are cut
+    prefix = "word " * (65536 // 5) + "w" * (65536 % 5 - 20)
+    binary = _script(tmp_path / "long", f"print({prefix!r} + {secret!r} + ' tail' * 30000)\nsys.exit(0)")
+    stack = tmp_path / "long-line"
+    stack.mkdir()
+    result = _plan(stack, _options(binary, tmp_path, init=False, environ={"API_TOKEN": secret}))
+    assert result.state is State.CLEAN and result.log_path is not None
+    log = result.log_path.read_text()
+    assert "***" in log and secret[:12] not in log and secret[-12:] not in log
 
 
 def test_never_more_than_parallelism_plans_at_once(tmp_path: Path) -> None:

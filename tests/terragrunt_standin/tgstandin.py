@@ -70,6 +70,28 @@ Reproduced faithfully
   nothing is logged; other failures log ERROR `Failed to execute "<cmd>" in <dir>` plus the
   captured stderr and `exit status N` (main.go checkForErrorsAndExit, internal/util/shell.go).
   A config error exits 1 after an ERROR line.
+* Stacks, `stack generate` (internal/cli/commands/stack/stack.go RunGenerate, internal/stacks/generate/
+  generate.go GenerateStacks, pkg/config/stack.go): every `terragrunt.stack.hcl` below the working dir
+  (walking hidden dirs but `.git`, `.terraform`, `.terragrunt-cache`: internal/discovery/helpers.go
+  skipDirIfIgnorable) is generated, level by level, re-listing after each level so the stack files a
+  nested `stack` block copied in are generated next. Each `unit`/`stack` block (`source`, `path`
+  required; `values`, `no_dot_terragrunt_stack`, `no_validation`) is copied from its source -- local
+  when it exists as given or beside the stack file, or is `file://` (isLocal) -- into
+  `<stack dir>/.terragrunt-stack/<path>` (`<stack dir>/<path>` with no_dot_terragrunt_stack; a path
+  outside `.terragrunt-stack` is refused), every file including hidden ones, with a
+  `.terragrunt-stack-manifest` per directory whose files the next copy deletes first
+  (internal/util/file.go CopyFolderContentsWithFilter). A unit must then hold `terragrunt.hcl`, a
+  stack `terragrunt.stack.hcl` ("Validation failed for ..."). `values` are written to
+  `terragrunt.values.hcl` beside it (writeValues: a comment line, keys sorted, formatted as
+  hclwrite's File.Bytes). A stack file sees `local.*` and, when its dir holds a values file,
+  `values.*`; a unit's terragrunt.hcl (and its include parents) see `values.*` from the
+  `terragrunt.values.hcl` beside it (pkg/config/config.go ReadValues) -- without one, `values` is an
+  unknown variable. No stack files: WARN "No stack files found in <dir> Nothing to generate.", exit 0.
+* `skip`: an attribute until v0.92.x (config/config.go `Skip *bool hcl:"skip,attr"`; a single-unit
+  run logs "Skipping terragrunt module ... due to skip = true." and exits 0: cli/commands/run/run.go),
+  removed in v0.93.0, so v0.99.4 rejects it: `Unsupported argument; An argument named "skip" is not
+  expected here.`, exit 1. `exclude` blocks only matter to `run --all`, which the stand-in does not
+  reproduce: a single-unit `plan` ignores them (`no_run = true` aside, left out here).
 * Signals (internal/cli/app.go registerGracefullyShutdown, internal/os/exec/cmd.go ForwardSignal,
   internal/shell/run_cmd.go SignalForwardingDelay): SIGINT/SIGTERM log "<Sig> signal received.
   Gracefully shutting down..." and are forwarded to terraform after 15 s -- at once if the same
@@ -84,6 +106,8 @@ Simplified or left out (a test that depends on these needs the real tool)
   expressions and other functions are a config error. `dependency`/`dependencies`, `generate`,
   `remote_state` and hooks are parsed and otherwise ignored; `dependency.<x>.outputs.<y>` resolves
   only from `mock_outputs`.
+* `stack run`, `stack output`, `stack clean`, `autoinclude`/`enabled`/`expansion` blocks (v1.x),
+  CAS, and remote stack/unit sources (the stand-in fetches local sources only: "Failed to fetch").
 * Remote sources (git::, tfr://, http), source maps, extra_arguments, retries, run --all, the
   provider cache, TF_LOG parsing, json/key-value log formats, and the one-log-entry-per-Write
   chunking (here: one entry per line).
@@ -119,6 +143,12 @@ MODULE_MANIFEST = ".terragrunt-module-manifest"
 SOURCE_VERSION_FILE = ".terragrunt-source-version"
 INIT_REQUIRED_FILE = ".terragrunt-init-required"
 NULL_VARS_FILE = ".terragrunt-null-vars.auto.tfvars.json"
+STACK_FILE = "terragrunt.stack.hcl"
+STACK_DIR = ".terragrunt-stack"
+VALUES_FILE = "terragrunt.values.hcl"
+STACK_MANIFEST = ".terragrunt-stack-manifest"
+STACK_SKIPPED_DIRS = frozenset({".git", ".terraform", ".terragrunt-cache"})
+MAX_STACK_LEVELS = 1024
 SIGNAL_FORWARDING_DELAY = 15.0
 MAX_FOLDERS_TO_CHECK = 100
 
@@ -317,6 +347,9 @@ def parse_command_line(argv: Sequence[str], settings: Settings) -> Invocation:
                 return Invocation("help")
             if arg.startswith("-"):
                 raise StandinError(f"flag provided but not defined: {arg}")
+            if arg == "stack":
+                command = arg
+                continue
             if arg != "run" and arg not in SHORTCUT_COMMANDS:
                 raise StandinError(
                     f'unknown command: "{arg}". Terragrunt no longer forwards unknown commands by default. '
@@ -330,6 +363,8 @@ def parse_command_line(argv: Sequence[str], settings: Settings) -> Invocation:
         tf_args.append(arg)
     if command is None:
         return Invocation("help")
+    if command == "stack":
+        return Invocation("stack", tf_args)
     if not tf_args:
         raise StandinError(
             "`terragrunt run` needs an OpenTofu/Terraform command, e.g. `terragrunt run -- plan`"
@@ -475,6 +510,7 @@ class EvalContext:
     include_path: Path | None = None
     locals: dict[str, Any] = field(default_factory=dict)
     dependency_mocks: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] | None = None  # terragrunt.values.hcl beside the unit, when there is one
 
     @property
     def unit_dir(self) -> Path:
@@ -732,6 +768,8 @@ class Evaluator:
             return self.context.locals[name[1]]
         if root == "dependency":
             return self.context.dependency_mocks
+        if root == "values" and self.context.values is not None:
+            return self.context.values
         raise StandinError(
             f"Unknown variable; There is no variable named {root!r} (terragrunt stand-in) "
             f"in {self.context.config_path}"
@@ -928,9 +966,24 @@ def _inputs(document: Mapping[str, Any], evaluator: Evaluator, path: Path) -> di
     return inputs
 
 
+def read_values(directory: Path, logger: Logger, environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """terragrunt.values.hcl in `directory`, evaluated; None when there is none (ReadValues)."""
+    path = directory / VALUES_FILE
+    if not path.is_file():
+        return None
+    document = load_hcl(path)
+    evaluator = Evaluator(EvalContext(config_path=path, logger=logger, environ=environ))
+    return {name: evaluator.value(raw) for name, raw in _attrs(document).items()}
+
+
 def read_unit_config(config_path: Path, logger: Logger, environ: Mapping[str, str]) -> UnitConfig:
     document = load_hcl(config_path)
-    context = EvalContext(config_path=config_path, logger=logger, environ=environ)
+    if "skip" in document:  # removed in v0.93.0: the decoder rejects the attribute
+        raise StandinError(
+            f'{config_path}: Unsupported argument; An argument named "skip" is not expected here.'
+        )
+    values = read_values(config_path.parent, logger, environ)
+    context = EvalContext(config_path=config_path, logger=logger, environ=environ, values=values)
     _evaluate_locals(document, context)
     evaluator = Evaluator(context)
     context.dependency_mocks = _dependency_mocks(document, evaluator)
@@ -956,7 +1009,7 @@ def read_unit_config(config_path: Path, logger: Logger, environ: Mapping[str, st
                 "Only one level of includes is allowed."
             )
         parent_context = EvalContext(
-            config_path=config_path, logger=logger, environ=environ, include_path=include_path
+            config_path=config_path, logger=logger, environ=environ, include_path=include_path, values=values
         )
         _evaluate_locals(parent_document, parent_context)
         parent_evaluator = Evaluator(parent_context)
@@ -1373,6 +1426,206 @@ def _log_failure(logger: Logger, tf_path: str, args: Sequence[str], cwd: Path, s
     return code if code >= 0 else 255  # Go: ExitStatus() is -1 for a signalled child; os.Exit(-1) is 255
 
 
+# --------------------------------------------------------------------------------------------------
+# Stacks: `terragrunt stack generate`
+# --------------------------------------------------------------------------------------------------
+
+
+def stack_command(args: Sequence[str], settings: Settings, logger: Logger, environ: Mapping[str, str]) -> int:
+    """`stack generate`; the other stack subcommands (run, output, clean) are not reproduced."""
+    if list(args) != ["generate"]:
+        raise StandinError(
+            f"the terragrunt stand-in supports `stack generate` only, not `stack {' '.join(args)}`"
+        )
+    working = settings.text("working-dir")
+    generate_stacks(Path(os.path.abspath(working)) if working else Path(os.getcwd()), logger, environ)
+    return 0
+
+
+def list_stack_files(working_dir: Path) -> list[Path]:
+    """Every terragrunt.stack.hcl below the working dir, hidden dirs (.terragrunt-stack) included."""
+    found = []
+    for directory, dirnames, filenames in os.walk(working_dir):
+        dirnames[:] = sorted(d for d in dirnames if d not in STACK_SKIPPED_DIRS)
+        if STACK_FILE in filenames:
+            found.append(Path(directory) / STACK_FILE)
+    return found
+
+
+def generate_stacks(working_dir: Path, logger: Logger, environ: Mapping[str, str]) -> None:
+    """Level by level: the stack files found, then those the generation wrote, until none is new."""
+    generated: set[Path] = set()
+    for _ in range(MAX_STACK_LEVELS):
+        pending = [path for path in list_stack_files(working_dir) if path not in generated]
+        if not pending:
+            if not generated:
+                logger.warn(f"No stack files found in {working_dir} Nothing to generate.")
+            return
+        for stack_file in sorted(pending, key=lambda p: len(p.parts)):
+            generated.add(stack_file)
+            if stack_file.is_file():  # generation above may have replaced it
+                generate_stack_file(stack_file, logger, environ)
+    raise StandinError(f"Cycle detected: maximum level ({MAX_STACK_LEVELS}) exceeded")
+
+
+def generate_stack_file(stack_file: Path, logger: Logger, environ: Mapping[str, str]) -> None:
+    stack_dir = stack_file.parent
+    document = load_hcl(stack_file)
+    values = read_values(stack_dir, logger, environ)
+    context = EvalContext(config_path=stack_file, logger=logger, environ=environ, values=values)
+    if len(list(iter_blocks(document, "locals"))) > 1:
+        raise StandinError(
+            f"up to one locals block is allowed per stack file, but found several in {stack_file}"
+        )
+    _evaluate_locals(document, context)
+    evaluator = Evaluator(context)
+    names: set[str] = set()
+    for kind in ("unit", "stack"):
+        for label, attrs in iter_blocks(document, kind):
+            if label is None:
+                raise StandinError(f"Failed to read stack file {stack_file}: a {kind} block needs a name")
+            if label in names:
+                raise StandinError(f"Failed to read stack file {stack_file}: duplicate name {label!r}")
+            names.add(label)
+            missing = [name for name in ("source", "path") if name not in attrs]
+            if missing:
+                raise StandinError(
+                    f"Failed to read stack file {stack_file}: {kind} {label!r}: "
+                    f'The argument "{missing[0]}" is required, but no definition was found.'
+                )
+            logger.info(f"Generating {kind} {label} from {stack_file}")
+            _generate_component(kind, label, attrs, evaluator, stack_dir)
+
+
+def _generate_component(
+    kind: str, name: str, attrs: Mapping[str, Any], evaluator: Evaluator, stack_dir: Path
+) -> None:
+    """generateComponent (pkg/config/stack.go): copy the source, check it, write the values."""
+    source = str(evaluator.value(attrs["source"]))
+    path = str(evaluator.value(attrs["path"]))
+    no_stack = evaluator.value(attrs.get("no_dot_terragrunt_stack", False)) is True
+    no_validation = evaluator.value(attrs.get("no_validation", False)) is True
+    values = evaluator.value(attrs["values"]) if "values" in attrs else None
+    if os.path.isabs(path):
+        raise StandinError(f"path {path} must be relative")
+    target_dir = stack_dir / STACK_DIR
+    dest = Path(os.path.abspath(target_dir / path))
+    if not str(dest).startswith(str(Path(os.path.abspath(target_dir)))):
+        raise StandinError(
+            f"{name} destination path '{dest}' is outside of the stack directory '{target_dir}'"
+        )
+    if no_stack:
+        dest = stack_dir / path
+    local = _stack_local_source(source, stack_dir)
+    if local is None:
+        raise StandinError(
+            f"Failed to fetch {kind} {name}\n  Source:      {source}\n  Destination: {dest}\n\n"
+            "the terragrunt stand-in fetches local sources only (no go-getter, no network)"
+        )
+    copy_stack_component(local, dest)
+    expected = CONFIG_NAME if kind == "unit" else STACK_FILE
+    if not (no_stack or no_validation) and not (dest / expected).is_file():
+        raise StandinError(
+            f"Validation failed for {kind} {name} at path {target_dir}: expected {kind} to generate with "
+            f"{expected} file at root of generated directory."
+        )
+    if values is not None:
+        if not isinstance(values, dict):
+            raise StandinError(f"writeValues: expected object or map, got {type(values).__name__}")
+        (dest / VALUES_FILE).write_text(hcl_values_file(values), encoding="utf-8")
+
+
+def _stack_local_source(source: str, stack_dir: Path) -> Path | None:
+    """isLocal: the path exists as given or beside the stack file, or carries file://."""
+    candidate = source.removeprefix("file://")
+    for path in (Path(candidate), stack_dir / candidate):
+        if path.exists():
+            return Path(os.path.abspath(path if path.is_absolute() else stack_dir / candidate))
+    return Path(os.path.abspath(stack_dir / candidate)) if source.startswith("file://") else None
+
+
+def copy_stack_component(source: Path, destination: Path) -> None:
+    """CopyFolderContentsWithFilter with an accept-all filter: every file, hidden ones too (Go's
+    filepath.Glob(source + "/*") matches dot files), a manifest per directory whose files the next
+    copy deletes first (internal/util/file.go)."""
+    if not source.is_dir():
+        raise StandinError(f"Failed to copy {source} to {destination}: not a directory")
+    destination.mkdir(parents=True, exist_ok=True, mode=0o700)
+    manifest = destination / STACK_MANIFEST
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        for old in json.loads(manifest.read_text(encoding="utf-8")):
+            target = destination / old
+            if target.is_file() or target.is_symlink():
+                target.unlink()
+    copied: list[str] = []
+    for entry in sorted(source.iterdir()):
+        if entry.is_dir():
+            copy_stack_component(entry, destination / entry.name)
+        elif entry.name != STACK_MANIFEST:
+            shutil.copy(entry, destination / entry.name)
+            copied.append(entry.name)
+    manifest.write_text(json.dumps(copied), encoding="utf-8")
+
+
+def hcl_values_file(values: Mapping[str, Any]) -> str:
+    """writeValues: a comment, then one attribute per value, keys sorted, formatted as hclwrite's
+    File.Bytes() formats them (consecutive one-line attributes aligned on `=`)."""
+    lines = ["# Auto-generated by the terragrunt.stack.hcl file by Terragrunt. Do not edit manually"]
+    lines.extend(_hcl_attributes(values, ""))
+    return "\n".join(lines) + "\n"
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def _hcl_attributes(values: Mapping[str, Any], indent: str) -> list[str]:
+    rendered = [(_hcl_key(key), _hcl_value(values[key], indent)) for key in sorted(values)]
+    lines: list[str] = []
+    group: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        width = max((len(key) for key, _ in group), default=0)
+        lines.extend(f"{indent}{key.ljust(width)} = {text}" for key, text in group)
+        group.clear()
+
+    for key, text in rendered:
+        if "\n" in text:
+            flush()
+            lines.append(f"{indent}{key} = {text}")
+        else:
+            group.append((key, text))
+    flush()
+    return lines
+
+
+def _hcl_key(key: str) -> str:
+    return key if _IDENTIFIER.match(key) else _hcl_string(key)
+
+
+def _hcl_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return '"' + escaped.replace("${", "$${").replace("%{", "%%{") + '"'
+
+
+def _hcl_value(value: Any, indent: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return go_json(int(value) if isinstance(value, float) and value.is_integer() else value)
+    if isinstance(value, str):
+        return _hcl_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_hcl_value(item, indent) for item in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = _hcl_attributes(value, indent + "  ")
+        return "{\n" + "\n".join(inner) + f"\n{indent}}}"
+    raise StandinError(f"writeValues: cannot write a {type(value).__name__}")
+
+
 USAGE = f"""NAME:
    terragrunt - TEST STAND-IN ({STANDIN_VERSION}) for Terragrunt; runs the real terraform.
 
@@ -1381,6 +1634,7 @@ USAGE:
    terragrunt run [flags] -- <tf command> [tf args]
 
 COMMANDS (shortcuts): {" ".join(sorted(SHORTCUT_COMMANDS))}
+   stack generate
 
 See tests/terragrunt_standin/tgstandin.py for what this stand-in reproduces.
 """
@@ -1420,6 +1674,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if invocation.kind == "help":
             sys.stdout.write(USAGE)
             return 0
+        if invocation.kind == "stack":
+            return stack_command(invocation.tf_args, settings, logger, environ)
         return execute(invocation, settings, logger, environ, tf_path)
     except StandinError as error:
         bootstrap.error(str(error))
