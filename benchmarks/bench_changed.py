@@ -1,37 +1,55 @@
-"""Times changed-stack selection on a generated Terragrunt repository (default: 2,000 stacks).
+"""Times `--changed` selection on a generated Terragrunt repository (default: 2,000 units), cold.
 
-    python benchmarks/bench_changed.py [--stacks 2000] [--modules 60] [--workers N] [--keep DIR]
+    python benchmarks/bench_changed.py [--stacks 2000] [--modules 60] [--keep DIR]
 
-The repository has envs/<env>/<region>/<service> stacks that include root.hcl, read env.hcl through
+The repository has envs/<env>/<region>/<service> units that include root.hcl, read env.hcl through
 find_in_parent_folders, take a local module source (modules call modules), and depend on up to three
-earlier stacks of their region. A commit then changes one widely used module and one leaf stack.
-Printed: git's time (finding the base and diffing), and the selection's (parsing every configuration,
-building the reverse index once, walking it), separately, cold and again on warm caches.
+earlier units of their region. Three commits on top of it, each timed in a fresh process (cold: no
+parse done before, python-hcl2's grammar not loaded):
+
+- leaf: a unit nothing depends on changes;
+- region: the first unit of a region changes (its region's units depend on it, transitively);
+- module: a module low in the call graph changes (used by most units).
+
+Printed per commit: units selected, files parsed, git's time (base + diff) and the selection's, wall
+and CPU (this process's; on a shared machine the CPU time is the steadier figure).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from driftctl import changed, git
-from driftctl.discover import discover
-from driftctl.model import Selection, Tool
-from driftctl.parse_cache import RefCache
-
-T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
 ENVS = ("dev", "staging", "prod", "sandbox")
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1")
+# run in a fresh interpreter per commit: imports are not timed, everything after them is
+_MEASURE = """
+import json, sys, time
+from pathlib import Path
+from driftctl.discover import discover
+from driftctl.model import Tool
+from driftctl.selection import git, select_for_changes
+from driftctl.selection.files import DiskFiles
+
+root = Path(sys.argv[1])
+stacks = discover(root, Tool.TERRAGRUNT)
+started = time.perf_counter()
+changes = git.collect_changes(root, None, False)
+diffed, cpu = time.perf_counter(), time.process_time()
+files = DiskFiles()
+selection = select_for_changes(root, stacks, changes, files=files)
+done, cpu_done = time.perf_counter(), time.process_time()
+print(json.dumps({"stacks": len(stacks), "selected": len(selection.stacks), "parsed": files.parsed,
+                  "fallback": selection.fallback_reason, "git": diffed - started, "select": done - diffed,
+                  "cpu": cpu_done - cpu}))
+"""
 
 
 def run_git(root: Path, *args: str) -> None:
@@ -97,10 +115,24 @@ def generate(root: Path, stacks: int, modules: int, seed: int) -> None:
                 made += 1
 
 
-def timed(action: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
-    result = action()
-    return result, time.perf_counter() - started
+def commit_change(root: Path, branch: str, path: str) -> None:
+    run_git(root, "checkout", "-q", "-b", branch, "main")
+    with (root / path).open("a", encoding="utf-8") as handle:
+        handle.write("# changed\n")
+    run_git(root, "commit", "-q", "-am", f"change {path}")
+
+
+def measure(root: Path, branch: str) -> dict[str, object]:
+    run_git(root, "checkout", "-q", branch)
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(root)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
 
 
 def main() -> None:
@@ -109,7 +141,6 @@ def main() -> None:
     )
     parser.add_argument("--stacks", type=int, default=2000)
     parser.add_argument("--modules", type=int, default=60)
-    parser.add_argument("--workers", type=int, default=None, help="parse processes (default: CPUs, max 8)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, default=None, help="generate here and keep it")
     args = parser.parse_args()
@@ -117,57 +148,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-changed-") as scratch:
         root = args.keep or Path(scratch) / "repo"
         root.mkdir(parents=True, exist_ok=True)
-        _, generating = timed(lambda: generate(root, args.stacks, args.modules, args.seed))
+        generate(root, args.stacks, args.modules, args.seed)
         run_git(root, "-c", "init.defaultBranch=main", "init", "-q")
         run_git(root, "add", "-A")
         run_git(root, "commit", "-q", "-m", "generated")
-        # the change: a module low in the call graph (m1 is called by many) and one leaf stack
-        with (root / "modules/m1/main.tf").open("a", encoding="utf-8") as handle:
-            handle.write("# changed\n")
-        with (root / "envs/prod/eu-west-1/svc3/terragrunt.hcl").open("a", encoding="utf-8") as handle:
-            handle.write("# changed\n")
-        run_git(root, "commit", "-q", "-am", "change")
-
-        stacks, discovering = timed(lambda: discover(root, Tool.TERRAGRUNT))
-        changes, git_time = timed(lambda: git.collect_changes(root, None, False))
-        store = Path(scratch) / "hcl-refs.json"
-
-        def selection_with(cache: RefCache) -> Selection:
-            return changed.select_for_changes(root, stacks, changes, files=changed.DiskFiles(cache))
-
-        workers = RefCache(workers=args.workers)._workers
-        selection, cold = timed(lambda: selection_with(RefCache(workers=args.workers)))
-        serial, cold_serial = timed(lambda: selection_with(RefCache(workers=1)))
-        seeding = RefCache(workers=args.workers, store=store)
-        selection_with(seeding)
-        seeding.save()
-        stored_cache: list[RefCache] = []
-
-        def from_store() -> Selection:  # loading the store is part of the time
-            stored_cache.append(RefCache(workers=args.workers, store=store))
-            return selection_with(stored_cache[0])
-
-        stored, warm = timed(from_store)
-        assert serial == selection == stored and stored_cache[0].parsed == 0
-        # the front door: git, selection and the store in .git/driftctl, first cold then warm
-        _, end_to_end_cold = timed(lambda: changed.select_changed(root, stacks))
-        _, end_to_end_warm = timed(lambda: changed.select_changed(root, stacks))
-
-        print(f"repository: {len(stacks)} stacks, {args.modules} modules (generated in {generating:.2f}s)")
-        print(f"changed: {len(changes.changes)} paths since {changes.base_description}")
-        print(f"selected: {len(selection.stacks)} stacks, fallback: {selection.fallback_reason}")
-        print(f"CPUs: {os.cpu_count()}")
-        rows = [
-            ("discovery (driftctl.discover, for scale)", discovering),
-            ("git: base + diff", git_time),
-            (f"selection, cold: every file parsed, {workers} worker(s)", cold),
-            ("selection, cold: every file parsed, 1 worker", cold_serial),
-            ("selection, parse results from the previous run's store", warm),
-            ("select_changed (git + selection + saving the store), cold", end_to_end_cold),
-            ("select_changed (git + selection + store), warm", end_to_end_warm),
-        ]
-        for label, seconds in rows:
-            print(f"{label:<62} {seconds * 1000:9.1f} ms")
+        per_region = max(1, args.stacks // (len(ENVS) * len(REGIONS)))
+        commits = {
+            "leaf": f"envs/prod/eu-west-1/svc{per_region - 1}/terragrunt.hcl",
+            "region": "envs/prod/eu-west-1/svc0/terragrunt.hcl",
+            "module": "modules/m1/main.tf",
+        }
+        for branch, path in commits.items():
+            commit_change(root, branch, path)
+        print(f"CPUs: {os.cpu_count()}; python-hcl2 parses on demand, in this one process")
+        for branch, path in commits.items():
+            result = measure(root, branch)
+            share = 100 * int(str(result["selected"])) / max(1, int(str(result["stacks"])))
+            print(
+                f"{branch:<7} {path:<42} selected {result['selected']:>5} ({share:4.1f}%)"
+                f"  parsed {result['parsed']:>5}  git {float(str(result['git'])) * 1000:7.1f} ms"
+                f"  selection {float(str(result['select'])) * 1000:8.1f} ms"
+                f" (CPU {float(str(result['cpu'])) * 1000:7.1f} ms)"
+                + (f"  FALLBACK: {result['fallback']}" if result["fallback"] else "")
+            )
 
 
 if __name__ == "__main__":

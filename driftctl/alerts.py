@@ -12,7 +12,9 @@ import sys
 import textwrap
 from dataclasses import dataclass
 
-DEFAULT_RUNBOOK_BASE_URL = "https://github.com/driftctl/driftctl/blob/main/docs/runbook.md"
+# The runbook shipped in this repository, as a path relative to its root: no host is assumed (another
+# project's organisation once was). Point `alert_runbook_url` at where your copy is served.
+DEFAULT_RUNBOOK_BASE_URL = "docs/runbook.md"
 GROUP_NAME = "Infrastructure Drift"
 REGENERATE_HINT = (
     "driftctl alerts render --output alerts/drift.rules.yml  "
@@ -22,6 +24,7 @@ REGENERATE_HINT = (
 # Prometheus' duration syntax (model.ParseDuration): units largest first, each at most once.
 _PROM_DURATION = re.compile(r"^(?:\d+y)?(?:\d+w)?(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?:\d+ms)?$")
 _WRAP = 96
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 @dataclass(frozen=True)
@@ -36,28 +39,35 @@ class AlertThresholds:
     unaddressed_hours: float = 72.0
     many_stacks: int = 10
     erroring_runs: int = 3
+    checks_failing: int = 1
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     job: str = "drift-detection"
     stale_for: str = "30m"
     unaddressed_for: str = "1h"
     many_for: str = "30m"
     erroring_for: str = "15m"
+    checks_for: str = "15m"
 
     def __post_init__(self) -> None:
         _positive_number("stale_hours", self.stale_hours)
         _positive_number("unaddressed_hours", self.unaddressed_hours)
         _positive_int("many_stacks", self.many_stacks)
         _positive_int("erroring_runs", self.erroring_runs)
+        _positive_int("checks_failing", self.checks_failing)
         _one_line_text("job", self.job)
         _one_line_text("runbook_base_url", self.runbook_base_url)
-        if not self.runbook_base_url.startswith(("https://", "http://")):
-            raise ValueError(f"runbook_base_url must be an http(s) URL, got {self.runbook_base_url!r}")
+        if not self.runbook_base_url.startswith(("https://", "http://")) and _SCHEME.match(
+            self.runbook_base_url
+        ):
+            raise ValueError(
+                f"runbook_base_url must be an http(s) URL or a path, got {self.runbook_base_url!r}"
+            )
         if "#" in self.runbook_base_url:
             raise ValueError(
                 f"runbook_base_url must not contain '#' (each alert adds its own anchor), "
                 f"got {self.runbook_base_url!r}"
             )
-        for name in ("stale_for", "unaddressed_for", "many_for", "erroring_for"):
+        for name in ("stale_for", "unaddressed_for", "many_for", "erroring_for", "checks_for"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value or not _PROM_DURATION.match(value):
                 raise ValueError(f"{name} must be a Prometheus duration such as 30m, 1h or 0s, got {value!r}")
@@ -157,9 +167,16 @@ def _rules(t: AlertThresholds) -> list[_Rule]:
             comment=(
                 f"A stack has drifted for more than {unaddressed}h. Three days by default: long enough "
                 "to absorb weekends and review cycles, short enough to force follow-up before drift "
-                "compounds. One alert per stack."
+                "compounds. One alert per stack. The age is computed from the first-seen time at every "
+                "evaluation, so it fires on time between runs; drift_stack_age_hours is the fallback."
             ),
-            expr=f"drift_stack_age_hours{job} > {unaddressed}",
+            # first-seen against the clock is exact and comes first, so $value is the exact age; the age
+            # gauge (it only moves when a run pushes: a daily cron fires up to a day late) still fires
+            # for a group pushed without first-seen times
+            expr=(
+                f"(time() - drift_stack_first_seen{job}) / 3600 > {unaddressed}\n"
+                f"or drift_stack_age_hours{job} > {unaddressed}"
+            ),
             for_=t.unaddressed_for,
             severity="warning",
             summary="Stack {{ $labels.stack }} has drifted for {{ $value | humanize }} hours",
@@ -206,6 +223,24 @@ def _rules(t: AlertThresholds) -> list[_Rule]:
                 "a failure this persistent is not transient. Read the stack's log from the last run."
             ),
         ),
+        _Rule(
+            alert="DriftChecksFailing",
+            comment=(
+                f"{t.checks_failing} or more `check` blocks (Terraform >= 1.5 continuous validation) of a "
+                "stack failed in its last plan. Apart from drift: the configuration may match what is "
+                "deployed while what is deployed is unhealthy. One alert per stack."
+            ),
+            expr=f"drift_stack_checks_failing{job} >= {t.checks_failing}",
+            for_=t.checks_for,
+            severity="warning",
+            summary="Stack {{ $labels.stack }} has {{ $value | humanize }} failing check blocks",
+            description=(
+                "The last plan of stack {{ $labels.stack }} reported {{ $value | humanize }} `check` "
+                f"blocks failing or erroring (threshold {t.checks_failing}). A check's assertion about "
+                "deployed infrastructure no longer holds: `driftctl show {{ $labels.stack }} --report "
+                "FILE` names them."
+            ),
+        ),
     ]
 
 
@@ -228,7 +263,8 @@ def render_rules(thresholds: AlertThresholds) -> str:
         "# do not edit by hand; regenerate with",
         f"#   {REGENERATE_HINT}",
         f"# Thresholds: stale {_num(t.stale_hours)}h, unaddressed {_num(t.unaddressed_hours)}h, "
-        f"many stacks {t.many_stacks}, erroring runs {t.erroring_runs}; job {t.job!r}.",
+        f"many stacks {t.many_stacks}, erroring runs {t.erroring_runs}, failing checks {t.checks_failing}; "
+        f"job {t.job!r}.",
         "groups:",
         "  - name: " + _quoted(GROUP_NAME),
         "    rules:",
@@ -239,7 +275,7 @@ def render_rules(thresholds: AlertThresholds) -> str:
         out += [
             "      - alert: " + rule.alert,
             "        expr: |-",
-            "          " + rule.expr,
+            *("          " + line for line in rule.expr.splitlines()),
             "        for: " + rule.for_,
             "        labels:",
             "          severity: " + rule.severity,

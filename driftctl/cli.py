@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,11 +17,13 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 
-from driftctl import __version__, config, pipeline, render
-from driftctl import changed as changed_stacks
+from driftctl import __version__, config, ignore, pipeline, render
 from driftctl import report as report_format
+from driftctl.history import query as history_query
+from driftctl.history import store
 from driftctl.model import ExitCode, Selection, Stack
 from driftctl.names import printable
+from driftctl.selection import explain_lines
 from driftctl.sinks import notify
 
 EXIT_CODES_HELP = """\b
@@ -102,6 +105,22 @@ def notify_options(command: F) -> F:
     return command
 
 
+def history_options(command: F) -> F:
+    """Where runs are recorded, and for how long."""
+    decorators = [
+        click.option(
+            "--history",
+            "history_url",
+            help="sqlite:///file.db, postgresql://user@host:port/db or none (env DRIFTCTL_HISTORY_URL).  "
+            "[default: a SQLite file per root under $XDG_STATE_HOME/driftctl]",
+        ),
+        click.option("--history-retention", help="Keep recorded runs this long.  [default: 400d]"),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
 def _given(ctx: click.Context) -> dict[str, object]:
     """Options typed on the command line that are Config keys (not paths, --config, --all).
 
@@ -160,7 +179,7 @@ def stacks(
     selection = pipeline.select(cfg, paths, changed=changed)
     _warn_fallback(selection)
     if explain:
-        for line in changed_stacks.explain_lines(selection):
+        for line in explain_lines(selection):
             click.echo(line)
         return
     shown = [*selection.stacks, *(selection.excluded if show_excluded else ())]
@@ -197,6 +216,23 @@ def _stack_row(stack: Stack) -> dict[str, object]:
 @click.option("--lock/--no-lock", default=None, help="Take the state lock.  [default: no-lock]")
 @click.option("--log-dir", type=click.Path(file_okay=False), help="Per-stack logs.  [default: a temp dir]")
 @click.option("--outputs-count-as-drift", is_flag=True, default=None, help="Output-only changes are drift.")
+@click.option(
+    "--outside-counts-as-drift",
+    is_flag=True,
+    default=None,
+    help="Changes made outside Terraform that the plan does not act on are drift.",
+)
+@click.option(
+    "--log-plan",
+    is_flag=True,
+    default=None,
+    help="Also write the human plan of drifted stacks to their logs, secrets masked. RISK: it holds every "
+    "planned value (names, IPs, non-sensitive secrets the masking does not know); off by default.",
+)
+@click.option("--detail", is_flag=True, default=None, help="Each drifted stack's resources under the table.")
+@click.option(
+    "--suggest-ignore", is_flag=True, help="Print ignore: rules for what this run saw (a baseline)."
+)
 @click.option("--fail-on", type=click.Choice(["drift", "error", "never"]), help="[default: drift]")
 @click.option("--format", type=click.Choice(["table", "json", "markdown"]), help="[default: table]")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
@@ -204,13 +240,27 @@ def _stack_row(stack: Stack) -> dict[str, object]:
 @click.option("--pushgateway", "pushgateway_url", help="Pushgateway URL (env DRIFTCTL_PUSHGATEWAY_URL).")
 @click.option("--job", help="Pushgateway job label.  [default: drift-detection]")
 @click.option("--grouping-label", "grouping_labels", multiple=True, help="Extra grouping label k=v.")
-@click.option("--allow-reset", is_flag=True, default=None, help="Push even if the read-back failed.")
+@click.option(
+    "--allow-reset",
+    is_flag=True,
+    default=None,
+    help="Push even if the read-back failed, or if the run drops most of the stored stacks.",
+)
 @click.option("--dry-run-push", is_flag=True, default=None, help="Print the metrics instead of pushing.")
 @click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway.")
+@history_options
 @notify_options
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
-def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed: bool, **_: object) -> None:
+def plan(
+    ctx: click.Context,
+    /,
+    paths: tuple[Path, ...],
+    plan_all: bool,
+    changed: bool,
+    suggest_ignore: bool,
+    **_: object,
+) -> None:
     """Plan stacks in parallel and report which have drifted.
 
     Give --all, --changed, or the paths of stacks (a folder selects every stack beneath it).
@@ -223,8 +273,72 @@ def plan(ctx: click.Context, /, paths: tuple[Path, ...], plan_all: bool, changed
     cfg = _load(ctx)
     selection = pipeline.select(cfg, paths, changed=changed)
     _warn_fallback(selection)
-    outcome = run_plan(cfg, selection)
+    outcome = run_plan(cfg, selection, suggest_ignore)
     ctx.exit(int(outcome.exit_code))
+
+
+@cli.command()
+@click.option("--root", type=click.Path(file_okay=False), help="Repository root.  [default: .]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
+@click.option(
+    "--history",
+    "history_url",
+    help="sqlite:///file.db or postgresql://user@host:port/db (env DRIFTCTL_HISTORY_URL).  "
+    "[default: the root's SQLite file under $XDG_STATE_HOME/driftctl]",
+)
+@click.option("--since", default="90d", show_default=True, help="Episodes resolved since, or runs since.")
+@click.option("--runs", "list_runs", is_flag=True, help="List the runs instead of the stacks.")
+@click.option(
+    "--format", "list_format", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.argument("stacks", nargs=-1)
+@click.pass_context
+def history(
+    ctx: click.Context, /, stacks: tuple[str, ...], since: str, list_runs: bool, list_format: str, **_: object
+) -> None:
+    """What the history store remembers: per stack its state, first-seen time and drift episodes.
+
+    STACK is a stack id, a folder of stacks or a glob. Episodes count when still open or resolved
+    within --since; the time to resolve is from first seen to the first clean plan after.
+    """
+    try:
+        window = config.parse_duration(since)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    if list_runs and stacks:
+        raise click.UsageError("--runs lists every run; give no STACK with it")
+    store = pipeline.history_store(_load(ctx))
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out.width = 160
+    start = time.time() - window
+    title = f"{store.root}  (since {since}, from {store.name})"
+    if list_runs:
+        runs = pipeline.run_history(store, start)
+        if list_format == "json":
+            out.file.write(history_query.runs_json(runs))
+        else:
+            out.print(history_query.runs_table(runs, title))
+        return
+    rows = pipeline.stack_history(store, stacks, start)
+    if list_format == "json":
+        out.file.write(history_query.stacks_json(rows))
+    else:
+        out.print(history_query.stacks_table(rows, title))
+
+
+@cli.command(epilog="Exit codes: 0 shown, 3 no report, or the stack is not in it.")
+@click.option("--root", type=click.Path(file_okay=False), help="Where .driftctl.yaml is.  [default: .]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file.")
+@click.option("--report", type=click.Path(dir_okay=False), help="The JSON report of the last run.")
+@click.argument("stack")
+@click.pass_context
+def show(ctx: click.Context, /, stack: str, **_: object) -> None:
+    """One stack's resources, outside changes and failing checks, from the last report."""
+    result, finished = pipeline.last_result(_load(ctx), stack)
+    out = Console(highlight=False)
+    out.print(render.detail_table(result))
+    Console(stderr=True, highlight=False).print(f"[dim]from the run that finished at {escape(finished)}[/]")
 
 
 @cli.group()
@@ -281,21 +395,26 @@ def _warn_fallback(selection: Selection) -> None:
         err.print("[dim]no stack is affected by the changes since the base[/]")
 
 
-def run_plan(cfg: config.Config, selection: Selection) -> pipeline.Outcome:
+def run_plan(cfg: config.Config, selection: Selection, suggest_ignore: bool = False) -> pipeline.Outcome:
     """Runs the plans with the right view for where the output goes, then prints the result."""
     err = _stderr()
     out = Console(highlight=False)
     if not out.is_terminal:
         out.width = 160  # CI logs are wide; 80 columns would fold every error
-    pipeline.preflight(cfg)  # fail on a missing tool or bad push options before anything runs
+    checked = pipeline.preflight(cfg)  # a missing tool or a bad store fails before anything runs
     log_dir = pipeline.make_log_dir(cfg)
     where = escape(str(log_dir))
     err.print(f"[dim]planning {len(selection.stacks)} stacks with {cfg.tool.value}; logs in {where}[/]")
     live = Console(stderr=True, highlight=False)
     view = render.LiveView(live, len(selection.stacks)) if live.is_terminal else render.PlainView(live)
     with view:
-        outcome = pipeline.plan(cfg, selection, log_dir, observer=view)
-    _print_result(out, outcome, cfg.format)
+        outcome = pipeline.plan(cfg, selection, log_dir, observer=view, checked=checked)
+    for warning in outcome.warnings:
+        err.print(f"[yellow]driftctl:[/] {escape(warning)}", soft_wrap=True)
+    if suggest_ignore:
+        out.file.write(ignore.suggest(outcome.report.results, outcome.report.finished_at.date()))
+    else:
+        _print_result(out, outcome, cfg.format, cfg.detail)
     if outcome.report_path is not None:
         err.print(f"[dim]report written to {escape(str(outcome.report_path))}[/]")
     _print_publish(out, err, outcome)
@@ -328,7 +447,11 @@ _VERB = {"open": "reopened", "closed": "closed"}
 
 def _print_publish(out: Console, err: Console, outcome: pipeline.Outcome) -> None:
     published = outcome.published
-    for error in outcome.errors:
+    if outcome.history is not None:
+        err.print(f"[dim]run recorded in {escape(outcome.history)}[/]")
+    for note in outcome.notes:
+        err.print(f"[yellow]driftctl:[/] {escape(note)}")
+    for error in outcome.errors:  # last, where a CI log's tail shows them
         err.print(f"[bold red]driftctl:[/] {escape(error)}")
     if published is not None and not published.pushed:
         out.file.write(published.exposition.decode("utf-8"))
@@ -342,13 +465,13 @@ def _print_publish(out: Console, err: Console, outcome: pipeline.Outcome) -> Non
             err.print(f"[yellow]first-seen times were reset:[/] {escape(published.reset_reason)}")
 
 
-def _print_result(out: Console, outcome: pipeline.Outcome, fmt: str) -> None:
+def _print_result(out: Console, outcome: pipeline.Outcome, fmt: str, detail: bool) -> None:
     if fmt == "json":
         out.file.write(report_format.to_json(outcome.report))
     elif fmt == "markdown":
         out.file.write(report_format.to_markdown(outcome.report))
     else:
-        out.print(render.results_table(outcome.report))
+        out.print(render.report_view(outcome.report, detail))
 
 
 _terminated = threading.Event()
@@ -366,9 +489,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args = list(argv) if argv is not None else None
         code = cli.main(args=args, prog_name="driftctl", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as error:
         # click turns a KeyboardInterrupt into Abort; both mean the run was stopped from outside
-        click.echo("driftctl: interrupted; running plans were stopped, nothing was pushed", err=True)
+        cause = error.__cause__ if isinstance(error, click.exceptions.Abort) else error
+        if isinstance(cause, store.Interrupted):
+            # a store was being written: "nothing was pushed" could be false
+            click.echo(f"driftctl: {cause}", err=True)
+        else:
+            click.echo("driftctl: interrupted; running plans were stopped, nothing was pushed", err=True)
         sys.exit(143 if _terminated.is_set() else 130)
     except click.ClickException as error:
         error.show()

@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from driftctl import discover
+from driftctl import discover, ignore
+from driftctl.history.pushgateway import LABEL_NAME, RESERVED_LABELS
 from driftctl.model import FailOn, Tool
-from driftctl.pushgateway import LABEL_NAME, RESERVED_LABELS
 from driftctl.sinks.forge import TRACKERS
 from driftctl.sinks.slack import NOTIFY_MODES
 
@@ -50,6 +50,10 @@ class Config:
     init: bool = True
     log_dir: Path | None = None
     outputs_count_as_drift: bool = False
+    outside_counts_as_drift: bool = False
+    log_plan: bool = False
+    detail: bool = False
+    ignore: tuple[ignore.IgnoreRule, ...] = ()
     fail_on: FailOn = FailOn.DRIFT
     format: str = "table"
     report: Path | None = None
@@ -66,6 +70,9 @@ class Config:
     dry_run_push: bool = False
     ca_bundle: Path | None = None
     push_timeout: float = 10.0
+    # history store: None is the per-root SQLite file, "none" turns it off (see history/target.py)
+    history_url: str | None = None
+    history_retention: float = 400 * 86400.0
     # alert rule thresholds
     alert_stale_hours: float = 26.0
     alert_unaddressed_hours: float = 72.0
@@ -89,14 +96,14 @@ class Config:
 
 # ---- value parsers: each returns the typed value or raises ValueError with the reason ----
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from `90`, `90s`, `30m`, `1.5h`."""
+    """Seconds from `90`, `90s`, `30m`, `1.5h`, `400d`."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 30m, got {value!r}")
     if isinstance(value, int | float):
@@ -196,6 +203,15 @@ def _labels(value: object) -> dict[str, str]:
     return labels
 
 
+def _ignore_rules(value: object) -> tuple[ignore.IgnoreRule, ...]:
+    """Rules come from `.driftctl.yaml` only (`_from_file` reads them node by node, for line numbers)."""
+    if isinstance(value, str):
+        raise ValueError("ignore rules are read from .driftctl.yaml only")
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected a list of rules, got {value!r}")
+    return tuple(ignore.parse_rule(item, "ignore") for item in value)
+
+
 def _choice(enum_type: type[FailOn]) -> Callable[[object], Any]:
     def parse(value: object) -> Any:
         try:
@@ -262,6 +278,10 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "init": _bool,
     "log_dir": _optional_path,
     "outputs_count_as_drift": _bool,
+    "outside_counts_as_drift": _bool,
+    "log_plan": _bool,
+    "detail": _bool,
+    "ignore": _ignore_rules,
     "fail_on": _choice(FailOn),
     "format": _format,
     "report": _optional_path,
@@ -276,6 +296,8 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "dry_run_push": _bool,
     "ca_bundle": _optional_path,
     "push_timeout": parse_duration,
+    "history_url": _optional_text,
+    "history_retention": parse_duration,
     "alert_stale_hours": _positive_float,
     "alert_unaddressed_hours": _positive_float,
     "alert_many_stacks": _int_at_least(1),
@@ -382,12 +404,34 @@ def _from_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{where}: {key}: unknown option")
         if name in SECRET_KEYS:
             raise ConfigError(f"{where}: {key}: a secret; give it as {ENV_PREFIX}{name.upper()} instead")
-        try:
-            value = yaml.SafeLoader("").construct_object(value_node, deep=True)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{where}: invalid YAML: {_error_reason(error)}") from None
-        values[name] = _parse(f"{where}: {key}", name, value)
+        if name == "ignore":
+            values[name] = _ignore_section(path, where, value_node)
+            continue
+        values[name] = _parse(f"{where}: {key}", name, _construct(where, value_node))
     return values
+
+
+def _construct(where: str, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{where}: invalid YAML: {_error_reason(error)}") from None
+
+
+def _ignore_section(path: Path, where: str, node: yaml.Node) -> tuple[ignore.IgnoreRule, ...]:
+    """Each rule parsed with the line it starts on, so an error and an expiry warning point at it."""
+    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        raise ConfigError(f"{where}: ignore: expected a list of rules")
+    rules = []
+    for item in node.value:
+        at = f"{path}:{item.start_mark.line + 1}"
+        try:
+            rules.append(ignore.parse_rule(_construct(at, item), at))
+        except ValueError as error:
+            raise ConfigError(f"{at}: ignore: {error}") from None
+    return tuple(rules)
 
 
 def _error_line(error: yaml.YAMLError, text: str) -> int:

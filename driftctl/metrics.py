@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from driftctl.history.merge import age_hours, count_states
 from driftctl.model import ResourceCounts, StackSeries, State
-from driftctl.state import age_hours, count_states
 
 STACK_STATE = "drift_stack_state"
 STACK_FIRST_SEEN = "drift_stack_first_seen"
@@ -25,6 +25,8 @@ STACK_AGE_HOURS = "drift_stack_age_hours"
 STACK_RESOURCE_CHANGES = "drift_stack_resource_changes"
 STACK_PLAN_DURATION = "drift_stack_plan_duration_seconds"
 STACK_CONSECUTIVE_ERRORS = "drift_stack_consecutive_errors"
+STACK_OUTSIDE_CHANGES = "drift_stack_outside_changes"
+STACK_CHECKS_FAILING = "drift_stack_checks_failing"
 STACK_COUNT = "drift_stack_count"
 ERROR_COUNT = "drift_error_count"
 CLEAN_COUNT = "drift_clean_count"
@@ -41,6 +43,8 @@ HELP = {
     STACK_RESOURCE_CHANGES: "Resource changes the stack's last successful plan proposed, by action.",
     STACK_PLAN_DURATION: "Wall-clock seconds the stack's last plan took, retries included.",
     STACK_CONSECUTIVE_ERRORS: "Consecutive runs whose plan of the stack errored; 0 when it is not errored.",
+    STACK_OUTSIDE_CHANGES: "Resources changed outside Terraform that the stack's last plan did not act on.",
+    STACK_CHECKS_FAILING: "Check blocks (Terraform >= 1.5) that failed or errored in the stack's last plan.",
     STACK_COUNT: "Drifted stacks, counting stacks not planned in the last run at their last known state.",
     ERROR_COUNT: "Errored stacks, counting stacks not planned in the last run at their last known state.",
     CLEAN_COUNT: "Clean stacks, counting stacks not planned in the last run at their last known state.",
@@ -116,9 +120,13 @@ def _stack_families(series: list[StackSeries], now: float) -> Iterator[GaugeMetr
     changes = _gauge(STACK_RESOURCE_CHANGES, ["stack", "action"])
     duration = _gauge(STACK_PLAN_DURATION, ["stack"])
     errors = _gauge(STACK_CONSECUTIVE_ERRORS, ["stack"])
+    outside = _gauge(STACK_OUTSIDE_CHANGES, ["stack"])
+    checks = _gauge(STACK_CHECKS_FAILING, ["stack"])
     for s in series:
         state.add_metric([s.stack], s.state.gauge_value)
         errors.add_metric([s.stack], s.consecutive_errors)
+        outside.add_metric([s.stack], s.outside)
+        checks.add_metric([s.stack], s.checks_failing)
         for action in ACTIONS:
             changes.add_metric([s.stack, action], getattr(s.resources, action))
         # Absent rather than 0: a 0 first-seen time would read as "drifted since 1970" to an age alert.
@@ -127,7 +135,7 @@ def _stack_families(series: list[StackSeries], now: float) -> Iterator[GaugeMetr
             age.add_metric([s.stack], age_hours(s, now) or 0.0)
         if s.duration_seconds is not None:
             duration.add_metric([s.stack], s.duration_seconds)
-    yield from (state, first_seen, age, changes, duration, errors)
+    yield from (state, first_seen, age, changes, duration, errors, outside, checks)
 
 
 def _run_families(series: list[StackSeries], run: RunInfo) -> Iterator[GaugeMetricFamily]:
@@ -171,6 +179,8 @@ _PER_STACK = (
     STACK_RESOURCE_CHANGES,
     STACK_PLAN_DURATION,
     STACK_CONSECUTIVE_ERRORS,
+    STACK_OUTSIDE_CHANGES,
+    STACK_CHECKS_FAILING,
 )
 _SampleKey = tuple[str, ...]
 
@@ -215,6 +225,8 @@ def _series(stack: str, state_value: float, values: Mapping[str, dict[_SampleKey
         state=_state(stack, state_value),
         first_seen=values[STACK_FIRST_SEEN].get(key),
         consecutive_errors=_count(STACK_CONSECUTIVE_ERRORS, values[STACK_CONSECUTIVE_ERRORS].get(key, 0.0)),
+        outside=_count(STACK_OUTSIDE_CHANGES, values[STACK_OUTSIDE_CHANGES].get(key, 0.0)),
+        checks_failing=_count(STACK_CHECKS_FAILING, values[STACK_CHECKS_FAILING].get(key, 0.0)),
         duration_seconds=duration if duration is not None and math.isfinite(duration) else None,
         resources=ResourceCounts(
             **{

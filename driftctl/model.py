@@ -106,7 +106,8 @@ class ResourceChange:
     `action` is create, update, delete, replace or forget. `attributes` are the paths of the
     attributes that differ (`tags.owner`, `ingress[0].cidr_blocks`). `outside` marks a resource that
     changed outside Terraform (the plan's `resource_drift`). `ignored_by` is the reason of the noise
-    rule that matched it, if any: ignored changes are kept and reported, never dropped.
+    rule that matched it, if any: ignored changes are kept and reported, never dropped. Attributes a
+    rule ignores while others still differ move to `ignored_attributes`.
     """
 
     address: str
@@ -115,6 +116,7 @@ class ResourceChange:
     attributes: tuple[str, ...] = ()
     outside: bool = False
     ignored_by: str | None = None
+    ignored_attributes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
-from driftctl import __version__, alerts, discover, git, names, pushgateway, report, schedule, stackgen, state
-from driftctl import changed as changed_stacks
+from driftctl import __version__, alerts, discover, ignore, names, report, schedule, stackgen
 from driftctl.config import Config
-from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, StackSeries, State
+from driftctl.history import pushgateway, query
+from driftctl.history.merge import MergedState, merge_run
+from driftctl.history.record import Stores, open_history, open_stores, record
+from driftctl.history.sql import RunRow, SqlStore
+from driftctl.history.store import StoreConfigError, StoreError
+from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, Stack, State, Tool
 from driftctl.runner import Observer, RunnerOptions, run_plans
+from driftctl.selection import git
+from driftctl.selection import select_changed as select_by_change
 from driftctl.sinks import ci, notify
 from driftctl.sinks.forge import IssueLabels
 from driftctl.sinks.http import RetryPolicy
@@ -37,9 +44,13 @@ class Outcome:
     log_dir: Path
     exit_code: ExitCode
     published: pushgateway.PublishOutcome | None = None
-    # what failed around the plans (report, push); the run then exits 1 whatever the plans said
+    # what failed around the plans (report, push, history); the run then exits 1 whatever the plans said
     errors: tuple[str, ...] = ()
     report_path: Path | None = None  # where the JSON report was written
+    merged: MergedState | None = None  # the run merged into the authoritative store: what sinks read
+    history: str | None = None  # the history store the run was recorded in
+    notes: tuple[str, ...] = ()  # warnings that changed nothing
+    warnings: tuple[str, ...] = ()  # expired ignore rules
     notified: notify.NotifyOutcome | None = None
 
 
@@ -100,7 +111,7 @@ def _globbed(config: Config, planned: Sequence[Stack], excluded: Sequence[Stack]
 def select_changed(config: Config, everything: Sequence[Stack], allowed: set[str]) -> Selection:
     """`--changed`: dependency chains may run through stacks the globs leave out, so all are passed."""
     try:
-        return changed_stacks.select_changed(
+        return select_by_change(
             config.root.resolve(),
             everything,
             config.base,
@@ -140,6 +151,7 @@ def runner_options(config: Config, binary: str, log_dir: Path) -> RunnerOptions:
         lock=config.lock,
         init=config.init,
         outputs_count_as_drift=config.outputs_count_as_drift,
+        log_plan=config.log_plan,
     )
 
 
@@ -178,42 +190,6 @@ def check_report_path(config: Config) -> None:
         raise UsageError(f"{config.report}: not a writable file path")
 
 
-def push_options(config: Config, environ: Mapping[str, str]) -> pushgateway.PushOptions | None:
-    """The Pushgateway settings when this run publishes metrics; credentials come from the environment."""
-    if not (config.push or config.dry_run_push):
-        return None
-    if config.push and not config.pushgateway_url and not config.dry_run_push:
-        raise UsageError("--push needs --pushgateway URL (or DRIFTCTL_PUSHGATEWAY_URL)")
-    options = pushgateway.PushOptions(
-        url=config.pushgateway_url,
-        job=config.job,
-        grouping_labels=dict(config.grouping_labels),
-        username=environ.get("DRIFTCTL_PUSHGATEWAY_USERNAME") or None,
-        password=environ.get("DRIFTCTL_PUSHGATEWAY_PASSWORD") or None,
-        token=environ.get("DRIFTCTL_PUSHGATEWAY_TOKEN") or None,
-        ca_bundle=config.ca_bundle,
-        timeout_seconds=config.push_timeout,
-        allow_reset=config.allow_reset,
-        dry_run=config.dry_run_push,
-    )
-    try:
-        pushgateway.check_options(options)
-    except pushgateway.PushgatewayConfigError as error:
-        raise UsageError(str(error)) from None
-    return options
-
-
-def previous_series(options: pushgateway.PushOptions | None) -> dict[str, StackSeries]:
-    """What the gateway held before this run (durations to start slow stacks first, the notifications'
-    last state); best effort."""
-    if options is None or options.url is None:
-        return {}
-    try:
-        return pushgateway.read_back(options).series
-    except pushgateway.PushgatewayError:
-        return {}  # the publish step reads back again after the plans and reports the failure then
-
-
 def notify_options(config: Config, environ: Mapping[str, str]) -> notify.NotifyOptions:
     """Slack, issues and the pull request's comment as configured; what cannot work is a usage error."""
     context = ci.from_environ(environ)
@@ -245,42 +221,28 @@ def notify_options(config: Config, environ: Mapping[str, str]) -> notify.NotifyO
 
 
 def tell(
-    options: notify.NotifyOptions,
-    run: RunReport,
-    selection: Selection,
-    previous: Mapping[str, StackSeries],
-    published: pushgateway.PublishOutcome | None,
-    environ: Mapping[str, str],
+    options: notify.NotifyOptions, run: RunReport, merged: MergedState | None, environ: Mapping[str, str]
 ) -> notify.NotifyOutcome | None:
-    """The notification sinks, reading the merged state: the pushed one, else this run merged locally."""
+    """The notification sinks, reading the merged state; when the authoritative store failed, this run
+    alone (every drift looks new to Slack then; the issues keep their own memory)."""
     if not options.active:
         return None
-    merged = (
-        published.series
-        if published is not None
-        else state.merge(previous, run.results, run.finished_at.timestamp(), selection.known, run.removed)
-    )
-    return notify.notify(options, run, previous, merged, ci.from_environ(environ))
+    merged = merged if merged is not None else merge_run({}, run)
+    return notify.notify(options, run, merged, ci.from_environ(environ))
 
 
-def publish(
-    options: pushgateway.PushOptions, run: RunReport, selection: Selection
-) -> tuple[pushgateway.PublishOutcome | None, str | None]:
-    """Read back, merge, push one batch: the outcome, or why nothing was pushed."""
-    try:
-        return pushgateway.publish(options, run, selection.known, version=__version__), None
-    except pushgateway.PushgatewayError as error:
-        return None, str(error)
-
-
-def preflight(
-    config: Config, environ: Mapping[str, str] | None = None
-) -> tuple[str, pushgateway.PushOptions | None]:
-    """Everything that can be checked before a plan runs: the tool, the report path, the Pushgateway."""
+def preflight(config: Config, environ: Mapping[str, str] | None = None) -> tuple[str, Stores]:
+    """Everything that can be checked before a plan runs: the tool, the report path, the stores."""
     check_report_path(config)
+    binary = tool_binary(config)
     environ = os.environ if environ is None else environ
     notify_options(config, environ)
-    return tool_binary(config), push_options(config, environ)
+    try:
+        return binary, open_stores(config, environ, __version__)
+    except StoreConfigError as error:
+        raise UsageError(str(error)) from None
+    except StoreError as error:
+        raise OperationalError(str(error)) from None
 
 
 def plan(
@@ -290,47 +252,79 @@ def plan(
     observer: Observer | None = None,
     cancel: threading.Event | None = None,
     environ: Mapping[str, str] | None = None,
+    checked: tuple[str, Stores] | None = None,
 ) -> Outcome:
     """Plans the selection, writes the report, then publishes the metrics.
 
-    Options that cannot work are rejected before any plan runs; the report is written before the
-    push, so a failed push never loses the run's results.
+    Options and stores that cannot work are rejected before any plan runs (`checked` is what
+    `preflight` returned, when the caller ran it already); the report is written before the push and
+    the history, so a failed store never loses the run's results.
     """
-    binary, metrics = preflight(config, environ)
+    binary, stores = checked if checked is not None else preflight(config, environ)
     environ = os.environ if environ is None else environ
     notifying = notify_options(config, environ)
     selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
-    previous = previous_series(metrics)
-    durations = {stack: series.duration_seconds for stack, series in previous.items()}
-    order = schedule.longest_first(selection.stacks, durations)
-    results = plan_units(order, runner_options(config, binary, log_dir), observer, cancel)
+    order = schedule.longest_first(selection.stacks, stores.durations())
+    rules = _Rules(config, datetime.now(timezone.utc).date())
+    watching = _RuledObserver(observer, rules) if observer is not None else None
+    results = rules.apply(plan_units(order, runner_options(config, binary, log_dir), watching, cancel))
     run = RunReport(
         started_at=started,
         finished_at=datetime.now(timezone.utc),
         root=config.root.resolve(),
         tool=config.tool,
         mode=selection.mode,
-        results=tuple(results),
+        results=results.results,
         removed=selection.removed,
+        known=selection.known,
     )
     report_error = write_report(config.report, run)
-    published, publish_error = publish(metrics, run, selection) if metrics is not None else (None, None)
-    # after the report and the push: a failing Slack or tracker cannot lose either
-    notified = tell(notifying, run, selection, previous, published, environ)
-    errors = tuple(error for error in (report_error, publish_error) if error)
+    recorded = record(config, run, stores)
+    errors = (report_error, *recorded.errors) if report_error else recorded.errors
+    # after the report, the push and the history: a failing Slack or tracker cannot lose any of them
+    notified = tell(notifying, run, recorded.merged, environ)
     if notified is not None and not config.notify_failures_ok:
-        errors += notified.errors
+        errors = (*errors, *notified.errors)
     return Outcome(
         report=run,
         selection=selection,
         log_dir=log_dir,
         exit_code=ExitCode.ERROR if errors else exit_code(run, config.fail_on),
-        published=published,
+        published=recorded.published,
         errors=errors,
         report_path=config.report if config.report is not None and report_error is None else None,
+        merged=recorded.merged,
+        history=recorded.history,
+        notes=recorded.notes,
+        warnings=results.warnings,
         notified=notified,
     )
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The noise rules of a run, applied to each result as it finishes and to all of them at the end."""
+
+    config: Config
+    today: date
+
+    def apply(self, results: Sequence[PlanResult]) -> ignore.Applied:
+        return ignore.apply(results, self.config.ignore, self.today, self.config.outside_counts_as_drift)
+
+
+@dataclass(frozen=True)
+class _RuledObserver:
+    """Progress shows each stack as the report will: a stack whose every change is ignored is clean."""
+
+    observer: Observer
+    rules: _Rules
+
+    def started(self, stack: Stack, attempt: int) -> None:
+        self.observer.started(stack, attempt)
+
+    def finished(self, result: PlanResult) -> None:
+        self.observer.finished(self.rules.apply([result]).results[0])
 
 
 def plan_units(
@@ -350,6 +344,45 @@ def plan_units(
     return [by_id[stack.id] for stack in stacks]
 
 
+def history_store(config: Config, environ: Mapping[str, str] | None = None) -> SqlStore:
+    """The history store `driftctl history` reads: the one `driftctl plan` with this config records in."""
+    try:
+        store = open_history(config, os.environ if environ is None else environ, __version__)
+    except StoreConfigError as error:
+        raise UsageError(str(error)) from None
+    if store is None:
+        raise UsageError("--history none: there is no history store to read")
+    return store
+
+
+def stack_history(store: SqlStore, patterns: Sequence[str], since: float) -> list[query.StackHistory]:
+    """Per stack: its state, first-seen time, and drift episodes open or resolved since `since`."""
+    try:
+        rows = query.summarize(store.load(), store.episodes(since), store.last_error_kinds(), patterns)
+    except StoreError as error:
+        raise OperationalError(str(error)) from None
+    _found_something(store, rows, patterns)
+    return rows
+
+
+def run_history(store: SqlStore, since: float) -> list[RunRow]:
+    try:
+        runs = store.runs(since)
+    except StoreError as error:
+        raise OperationalError(str(error)) from None
+    _found_something(store, runs, ())
+    return runs
+
+
+def _found_something(store: SqlStore, rows: Sequence[object], patterns: Sequence[str]) -> None:
+    """An empty answer is never shown as success: say whether nothing was recorded or nothing matched."""
+    if rows:
+        return
+    if patterns:
+        raise UsageError(f"no stack recorded for {store.root} matches {', '.join(map(repr, patterns))}")
+    raise OperationalError(f"no run of {store.root} is recorded in {store.name} (in that window)")
+
+
 def write_report(path: Path | None, run: RunReport) -> str | None:
     """Writes the JSON report; why it could not be, if so (the push still goes ahead)."""
     if path is None:
@@ -359,6 +392,29 @@ def write_report(path: Path | None, run: RunReport) -> str | None:
     except OSError as error:
         return f"{path}: cannot write the report: {error.strerror}"
     return None
+
+
+def last_result(config: Config, stack: str) -> tuple[PlanResult, str]:
+    """One stack of the last report (`config.report`) and when that run finished, for `driftctl show`."""
+    path = config.report
+    if path is None:
+        raise UsageError("no report to read: give --report FILE (or report: in .driftctl.yaml)")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        entries = {entry["stack"]: entry for entry in document["stacks"]}
+        root, tool = Path(document["root"]), Tool(document["tool"])
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the report: {error.strerror}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: not a driftctl report ({type(error).__name__}: {error})") from None
+    if stack not in entries:
+        raise UsageError(
+            f"{stack}: not in {path} (it holds {len(entries)} stacks; `driftctl stacks` lists ids)"
+        )
+    try:
+        return report.result_from_dict(entries[stack], root, tool), str(document.get("finished_at", "?"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: stack {stack} is malformed ({type(error).__name__}: {error})") from None
 
 
 def alert_rules(config: Config) -> str:

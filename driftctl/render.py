@@ -12,7 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from driftctl.model import PlanResult, RunReport, Stack, State
+from driftctl import causes
+from driftctl.model import PlanResult, ResourceChange, RunReport, Stack, State
 from driftctl.report import ordered, summary
 
 STATE_STYLE = {State.DRIFTED: "bold yellow", State.ERRORED: "bold red", State.CLEAN: "green"}
@@ -169,3 +170,98 @@ def results_table(report: RunReport) -> Table:
             Text(error, style="red"),
         )
     return table
+
+
+_CAUSES_SHOWN = 10
+
+
+def detail_table(result: PlanResult) -> Table:
+    """One stack's resources: address, action, the attribute names that differ, and why it is noted."""
+    table = Table(
+        title=Text.assemble(
+            (result.stack.id, "bold"),
+            "  ",
+            (result.state.value, STATE_STYLE[result.state]),
+            f"  {_tally(result)}",
+        ),
+        title_justify="left",
+        header_style="bold",
+    )
+    table.add_column("resource", overflow="fold")
+    table.add_column("action")
+    table.add_column("attributes", overflow="fold")
+    table.add_column("note", overflow="fold")
+    for change in result.changes:
+        table.add_row(*_change_cells(change, "changed outside Terraform" if change.outside else ""))
+    for change in result.outside:
+        table.add_row(*_change_cells(change, "changed outside Terraform, not acted on"))
+    for check in result.checks:
+        table.add_row(
+            Text(check.address), Text("check", style="bold red"), "", Text(check.status, style="red")
+        )
+    if result.error:
+        table.add_row("", Text("error", style="red"), "", Text(headline(result.error.message), style="red"))
+    return table
+
+
+def _tally(result: PlanResult) -> str:
+    parts = [counts_text(result)] if result.state is State.DRIFTED else []
+    ignored = sum(1 for c in (*result.changes, *result.outside) if c.ignored_by or c.ignored_attributes)
+    parts += [f"{ignored} ignored"] if ignored else []
+    return "  ".join(parts)
+
+
+def _change_cells(change: ResourceChange, note: str) -> tuple[Text, Text, Text, Text]:
+    ignored = change.ignored_by is not None
+    style = "dim strike" if ignored else ""
+    notes = [note] if note else []
+    if ignored:
+        notes.append(f"ignored: {change.ignored_by}")
+    elif change.ignored_attributes:
+        notes.append("ignored: " + ", ".join(change.ignored_attributes))
+    return (
+        Text(change.address, style=style),
+        Text(change.action, style=style or _ACTION_STYLE.get(change.action, "")),
+        Text(", ".join(change.attributes), style=style),
+        Text("; ".join(notes), style="dim"),
+    )
+
+
+_ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "replace": "magenta"}
+
+
+def causes_table(report: RunReport, limit: int = _CAUSES_SHOWN) -> Table | None:
+    """Drift by cause across stacks, largest first; None when nothing drifted resource by resource."""
+    found = causes.group(report.results)
+    if not found:
+        return None
+    table = Table(title="drift by cause", title_justify="left", header_style="bold")
+    table.add_column("resource type", overflow="fold")
+    table.add_column("action")
+    table.add_column("attributes", overflow="fold")
+    table.add_column("stacks", justify="right")
+    table.add_column("resources", justify="right")
+    for cause in found[:limit]:
+        table.add_row(
+            cause.resource_type,
+            cause.action,
+            ", ".join(cause.attributes),
+            str(len(cause.stacks)),
+            str(cause.resources),
+        )
+    if len(found) > limit:
+        table.caption = f"… and {len(found) - limit} more causes in the JSON report"
+    return table
+
+
+def report_view(report: RunReport, detail: bool = False) -> RenderableType:
+    """The table of stacks, drift by cause, and with `detail` each drifted or errored stack's resources."""
+    parts: list[RenderableType] = [results_table(report)]
+    grouped = causes_table(report)
+    if grouped is not None:
+        parts += [Text(), grouped]
+    if detail:
+        for result in ordered(report.results):
+            if result.state is not State.CLEAN or result.outside or result.checks:
+                parts += [Text(), detail_table(result)]
+    return Group(*parts)

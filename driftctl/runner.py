@@ -21,10 +21,20 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from driftctl import classify, names, redact
-from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, Stack, State, Tool
+from driftctl.model import (
+    CheckResult,
+    ErrorKind,
+    PlanError,
+    PlanResult,
+    ResourceChange,
+    ResourceCounts,
+    Stack,
+    State,
+    Tool,
+)
 
 STDERR_TAIL_LINES = 200
 ERROR_MESSAGE_LINES = 12
@@ -56,6 +66,7 @@ class RunnerOptions:
     lock: bool = False
     init: bool = True
     outputs_count_as_drift: bool = False
+    log_plan: bool = False  # the human plan of drifted stacks in their logs too (redacted): values!
     kill_grace: float = 10.0
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
@@ -91,6 +102,9 @@ def plan_command(options: RunnerOptions, plan_file: Path) -> list[str]:
     return [
         options.binary,
         "plan",
+        # the machine-readable stream (Terraform >= 0.15.3, OpenTofu): messages without values, and
+        # diagnostics with their structure; the human plan body, which holds values, is never printed
+        "-json",
         "-detailed-exitcode",
         "-input=false",
         "-no-color",
@@ -134,7 +148,37 @@ def run_plans(
         pool.shutdown(wait=True)
 
 
-def _stop_plans(futures: Sequence[Future[PlanResult]], stop: Stop) -> None:
+def run_tool_commands(
+    jobs: Sequence[tuple[Sequence[str], Path, Path]],
+    options: RunnerOptions,
+    cancel: threading.Event | None = None,
+) -> list[CommandOutcome]:
+    """(command, cwd, log path) jobs outside a plan (`terragrunt stack generate`), `parallelism` at a
+    time, each with a plan's environment, process group, deadline (`timeout`) and redacted log;
+    interrupts stop them as they stop plans. Outcomes in the order of `jobs`."""
+    stop = Stop(cancel or threading.Event(), threading.Event())
+    pool = ThreadPoolExecutor(max_workers=options.parallelism, thread_name_prefix="tool")
+    futures: list[Future[CommandOutcome]] = []
+    try:
+        futures.extend(pool.submit(_run_logged, *job, options, stop) for job in jobs)
+        return [future.result() for future in futures]
+    except BaseException:
+        _stop_plans(futures, stop)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _run_logged(
+    command: Sequence[str], cwd: Path, log_path: Path, options: RunnerOptions, stop: Stop
+) -> CommandOutcome:
+    with open_log(log_path) as log:
+        redactor = redact.Redactor(options.environ)
+        deadline = time.monotonic() + options.timeout
+        return run_command(command, cwd, tool_environment(options), log, redactor, options, stop, deadline)
+
+
+def _stop_plans(futures: Sequence[Future[Any]], stop: Stop) -> None:
     stop.cancel.set()
     for future in futures:
         future.cancel()
@@ -186,8 +230,8 @@ def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None,
                 observer.started(stack, attempt)
             # one deadline per attempt covers every command of it: init, plan and show -json
             deadline = time.monotonic() + options.timeout
-            outcome = job.attempt(deadline)
-            kind = classify.error_kind(outcome.stderr_tail, outcome.timed_out)
+            outcome, stream = job.attempt(deadline)
+            kind = _error_kind(outcome, stream)
             retry = (
                 outcome.exit_code not in (0, 2)
                 and classify.is_transient(kind)
@@ -202,7 +246,7 @@ def _plan_stack(stack: Stack, options: RunnerOptions, observer: Observer | None,
             if stop.cancel.wait(delay):
                 break
         # the saved plan holds every planned value, secrets included: it goes with the directory
-        result = job.classified(outcome, kind, deadline)
+        result = job.classified(outcome, stream, kind, deadline)
     if job.sensitive:
         try:
             redact_file(log_path, job.redactor.with_values(job.sensitive))
@@ -232,6 +276,9 @@ def _finished(
         log_path=log_path,
         started_monotonic=started,
         finished_monotonic=finished,
+        changes=result.changes,
+        outside=result.outside,
+        checks=result.checks,
     )
     if observer is not None:
         observer.finished(final)
@@ -265,6 +312,17 @@ class _Classified:
     state: State
     resources: ResourceCounts = field(default_factory=ResourceCounts)
     error: PlanError | None = None
+    changes: tuple[ResourceChange, ...] = ()
+    outside: tuple[ResourceChange, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
+
+
+def _error_kind(outcome: CommandOutcome, stream: classify.StreamResult | None) -> ErrorKind:
+    """From the structured diagnostics when the plan printed any, else from stderr's patterns."""
+    error = classify.error_from_diagnostics(stream.diagnostics) if stream is not None else None
+    if error is not None and not outcome.timed_out:
+        return error.kind
+    return classify.error_kind(outcome.stderr_tail, outcome.timed_out)
 
 
 class _PlanUnreadable(Exception):
@@ -287,41 +345,90 @@ class _StackJob:
     stop: Stop
     sensitive: set[str] = field(default_factory=set)  # values the saved plan marks sensitive
 
-    def run(self, command: Sequence[str], deadline: float, stdout: IO[bytes] | None = None) -> CommandOutcome:
+    def run(
+        self,
+        command: Sequence[str],
+        deadline: float,
+        stdout: IO[bytes] | None = None,
+        stdout_lines: Callable[[str], str | None] | None = None,
+    ) -> CommandOutcome:
         env = tool_environment(self.options)
         return run_command(
-            command, self.stack.path, env, self.log, self.redactor, self.options, self.stop, deadline, stdout
+            command,
+            self.stack.path,
+            env,
+            self.log,
+            self.redactor,
+            self.options,
+            self.stop,
+            deadline,
+            stdout,
+            stdout_lines,
         )
 
-    def attempt(self, deadline: float) -> CommandOutcome:
+    def attempt(self, deadline: float) -> tuple[CommandOutcome, classify.StreamResult | None]:
+        """init when needed, then the one `plan -json`; what its stream said (None if it did not run)."""
         options = self.options
         fresh = not (self.stack.path / ".terraform").is_dir()
         if options.init and options.tool is not Tool.TERRAGRUNT and fresh:
             # terragrunt auto-inits; plain terraform/tofu needs an explicit init in a fresh checkout
             outcome = self.run([options.binary, "init", "-input=false", "-no-color"], deadline)
             if outcome.exit_code != 0:
-                return outcome
-        return self.run(plan_command(options, self.plan_file), deadline)
+                return outcome, None
+        stream = classify.PlanStream()
+        outcome = self.run(plan_command(options, self.plan_file), deadline, stdout_lines=stream.feed)
+        result = stream.result()
+        if result.other_lines:
+            self.log.write(
+                f"# driftctl: {result.other_lines} lines of the plan's stdout were not JSON messages "
+                "and were left out of this log (they may hold planned values)\n"
+            )
+        return outcome, result
 
-    def classified(self, outcome: CommandOutcome, kind: ErrorKind, deadline: float) -> _Classified:
+    def classified(
+        self, outcome: CommandOutcome, stream: classify.StreamResult | None, kind: ErrorKind, deadline: float
+    ) -> _Classified:
         if outcome.exit_code is None or outcome.timed_out:
             return _Classified(State.ERRORED, error=PlanError(kind, _error_message(outcome, self.options)))
         state = classify.state_for_exit(outcome.exit_code)
         if state is State.ERRORED:
-            return _Classified(state, error=PlanError(kind, _error_message(outcome, self.options)))
+            return _Classified(state, error=PlanError(kind, self.failure_message(outcome, stream)))
+        checks = stream.checks if stream is not None else ()
         if state is State.CLEAN:
-            return _Classified(state)
+            # a clean plan is one invocation: what changed outside Terraform comes from the stream
+            return _Classified(state, outside=stream.drift if stream is not None else (), checks=checks)
         try:
-            summary = self.read_plan(deadline)
+            summary, detail = self.read_plan(deadline)
         except _PlanUnreadable as unreadable:
             self.log.write(f"# driftctl: {unreadable.error.message}\n")
             return _Classified(State.ERRORED, error=unreadable.error)
+        if self.options.log_plan:
+            self.log_human_plan(deadline)
         return _Classified(
-            classify.final_state(summary, self.options.outputs_count_as_drift), summary.resources
+            classify.final_state(summary, self.options.outputs_count_as_drift),
+            summary.resources,
+            changes=detail.changes,
+            outside=detail.outside,
+            checks=detail.checks or checks,
         )
 
-    def read_plan(self, deadline: float) -> classify.PlanSummary:
-        """Counts from `show -json` of the saved plan, within the attempt's deadline.
+    def failure_message(self, outcome: CommandOutcome, stream: classify.StreamResult | None) -> str:
+        """The error diagnostics (summary, place, detail), else the end of stderr; redacted, bounded."""
+        error = classify.error_from_diagnostics(stream.diagnostics) if stream is not None else None
+        if error is None:
+            return _error_message(outcome, self.options)
+        lines = [_clip(self.redactor.line(line)) for line in error.message.splitlines()]
+        return "\n".join(lines[:ERROR_MESSAGE_LINES])
+
+    def log_human_plan(self, deadline: float) -> None:
+        """`--log-plan`: the saved plan as text, through the redactor, into the log."""
+        self.log.write("# driftctl: --log-plan: the human plan follows; it holds planned values\n")
+        outcome = self.run([self.options.binary, "show", "-no-color", str(self.plan_file)], deadline)
+        if outcome.exit_code != 0:
+            self.log.write("# driftctl: the human plan could not be shown\n")
+
+    def read_plan(self, deadline: float) -> tuple[classify.PlanSummary, classify.PlanDetail]:
+        """Counts and resources from `show -json` of the saved plan, within the attempt's deadline.
 
         The JSON is one line of any size: it is captured as raw bytes, never split or decoded on
         the way. A plan that cannot be read raises `_PlanUnreadable`.
@@ -340,7 +447,7 @@ class _StackJob:
                 message = f"cannot read the saved plan: {error}"
                 raise _PlanUnreadable(PlanError(ErrorKind.UNKNOWN, message)) from None
         self.sensitive.update(redact.sensitive_values(document))
-        return classify.summarize(document)
+        return classify.summarize(document), classify.detail(document)
 
 
 def _error_message(outcome: CommandOutcome, options: RunnerOptions) -> str:
@@ -370,11 +477,13 @@ def run_command(
     stop: Stop,
     deadline: float,
     stdout: IO[bytes] | None = None,
+    stdout_lines: Callable[[str], str | None] | None = None,
 ) -> CommandOutcome:
     """Runs one command in its own process group until `deadline`; stderr goes to the log.
 
     Stdout goes to the log line by line, or when `stdout` is given, into it as raw bytes: what is
-    parsed is never split or re-encoded.
+    parsed is never split or re-encoded. `stdout_lines` reads each line and says what the log keeps
+    of it (None: nothing).
     """
     step = " ".join(command[1:3])
     log.write(f"$ {' '.join(command)}\n")
@@ -396,7 +505,9 @@ def run_command(
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
 
     def on_stdout(line: str, continued: bool) -> None:
-        log.write(redactor.line(line) + "\n")
+        kept = line if stdout_lines is None else stdout_lines(line)
+        if kept is not None:
+            log.write(redactor.line(kept) + "\n")
 
     def on_stderr(line: str, continued: bool) -> None:
         clean = redactor.line(line)

@@ -14,15 +14,12 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from driftctl import classify
 from driftctl.model import PlanError, PlanResult, ResourceCounts, Stack, State
-from driftctl.redact import Redactor
-from driftctl.runner import RunnerOptions, Stop, open_log, run_command, tool_environment
+from driftctl.runner import CommandOutcome, RunnerOptions, run_tool_commands
 
 
 def generation_dirs(stacks: Iterable[Stack]) -> list[Path]:
@@ -39,53 +36,30 @@ def generate(
     dirs = generation_dirs(stacks)
     if not dirs:
         return {}
-    cancel = cancel or threading.Event()
-    pool = ThreadPoolExecutor(max_workers=options.parallelism, thread_name_prefix="generate")
-    try:
-        futures = {d: pool.submit(_generate_one, d, options, cancel) for d in dirs}
-        outcomes = {d: future.result() for d, future in futures.items()}
-    except BaseException:
-        cancel.set()  # Ctrl-C: stop the running generations, start no other
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-    return {d: failure for d, failure in outcomes.items() if failure is not None}
-
-
-def _generate_one(
-    directory: Path, options: RunnerOptions, cancel: threading.Event
-) -> tuple[PlanError, Path] | None:
     options.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log_path = options.log_dir / f"stack-generate-{_log_stem(directory)}.log"
     command = [options.binary, "stack", "generate", "--no-color"]
-    stop = Stop(cancel, threading.Event())
-    deadline = time.monotonic() + options.timeout
-    with open_log(log_path) as log:
-        outcome = run_command(
-            command,
-            directory,
-            tool_environment(options),
-            log,
-            Redactor(options.environ),
-            options,
-            stop,
-            deadline,
-        )
-    if outcome.exit_code == 0 and not outcome.timed_out:
-        return None
+    logs = [options.log_dir / f"stack-generate-{_log_stem(d)}.log" for d in dirs]
+    outcomes = run_tool_commands(
+        [(command, d, log) for d, log in zip(dirs, logs, strict=True)], options, cancel
+    )
+    failures = {}
+    for directory, log, outcome in zip(dirs, logs, outcomes, strict=True):
+        if outcome.exit_code == 0 and not outcome.timed_out:
+            continue
+        failures[directory] = (_error(directory, outcome, options), log)
+    return failures
+
+
+def _error(directory: Path, outcome: CommandOutcome, options: RunnerOptions) -> PlanError:
     kind = classify.error_kind(outcome.stderr_tail, outcome.timed_out)
     lines = [line.strip() for line in outcome.stderr_tail if line.strip()][-6:]
     if outcome.timed_out:
         why = f"timed out after {options.timeout:.0f}s"
+    elif outcome.exit_code is None:
+        why = f"killed by {outcome.signal_name}"
     else:
-        why = (
-            f"exit {outcome.exit_code}"
-            if outcome.exit_code is not None
-            else f"killed by {outcome.signal_name}"
-        )
-    message = "\n".join([f"`terragrunt stack generate` in {directory} failed ({why})", *lines])
-    return PlanError(kind, message), log_path
+        why = f"exit {outcome.exit_code}"
+    return PlanError(kind, "\n".join([f"`terragrunt stack generate` in {directory} failed ({why})", *lines]))
 
 
 def _log_stem(directory: Path) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_server import Postgres, running_postgres, why_unavailable
 from pushgateway_server import NO_PUSHGATEWAY, PUSHGATEWAY_BINARY, Pushgateway, running_pushgateway
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,6 +52,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         markers = {marker.name for marker in item.iter_markers()}
         if fixtures & SLOW_FIXTURES or markers & SLOW_MARKERS:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own XDG state directory: the default history stores never touch the real home."""
+    home = tmp_path_factory.mktemp("state-home")
+    monkeypatch.setenv("XDG_STATE_HOME", str(home))
+    monkeypatch.delenv("DRIFTCTL_HISTORY_URL", raising=False)
+    return home
+
+
+@pytest.fixture
+def gateway() -> Iterator[Pushgateway]:
+    """A fresh in-memory Pushgateway of the test's own (skips without Debian's package)."""
+    if PUSHGATEWAY_BINARY is None:
+        pytest.skip(NO_PUSHGATEWAY)
+    with running_pushgateway() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL server for the session; tests keep apart by database or repository root."""
+    reason = why_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -131,12 +160,3 @@ def live(tf_environ: dict[str, str], tmp_path: Path) -> Path:
     write_stack(root / "dev" / "broken", 'resource "null_resource" "r" {\n  triggers = { x = var.nope }\n}\n')
     write_stack(root / "modules" / "shared")
     return root
-
-
-@pytest.fixture
-def gateway() -> Iterator[Pushgateway]:
-    """Debian's Pushgateway on a free loopback port, stopped after the test."""
-    if PUSHGATEWAY_BINARY is None:
-        pytest.skip(NO_PUSHGATEWAY)
-    with running_pushgateway() as started:
-        yield started

@@ -7,6 +7,7 @@ binds what it needs otherwise (`functools.partial` or a small wrapper) and keeps
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -71,9 +72,10 @@ def report_at(
     root: Path = REPO,
     mode: str = "all",
     removed: tuple[str, ...] = (),
+    known: Iterable[str] | None = None,
 ) -> RunReport:
     """A Terragrunt run that finished at Unix time `finished` after `took` seconds."""
-    return run_report(
+    run = run_report(
         *results,
         started=datetime.fromtimestamp(finished - took, tz=timezone.utc),
         finished=datetime.fromtimestamp(finished, tz=timezone.utc),
@@ -81,3 +83,4 @@ def report_at(
         mode=mode,
         removed=removed,
     )
+    return replace(run, known=tuple(sorted(known)) if known is not None else None)

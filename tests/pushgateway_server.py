@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -165,6 +165,8 @@ class Reply:
     body: bytes = b""
     forward: bool = False  # pass the request on to the real gateway and return its answer
     echo_authorization: bool = False  # append the request's Authorization header to the body
+    delay: float = 0.0  # seconds to wait before answering (bounded by the caller's choice)
+    then: Callable[[], object] | None = None  # runs after the answer is ready, before it is sent
 
 
 FORWARD = Reply(status=0, forward=True)
@@ -199,10 +201,15 @@ class RecordingServer:
         if not replies:
             return 405, b"method not scripted"
         reply = replies[min(index, len(replies) - 1)]
+        time.sleep(reply.delay)
         if reply.forward:
-            return self._forward(recorded)
-        extra = recorded.headers.get("authorization", "").encode() if reply.echo_authorization else b""
-        return reply.status, reply.body + extra
+            answer = self._forward(recorded)
+        else:
+            extra = recorded.headers.get("authorization", "").encode() if reply.echo_authorization else b""
+            answer = reply.status, reply.body + extra
+        if reply.then is not None:
+            reply.then()
+        return answer
 
     def _forward(self, recorded: Recorded) -> tuple[int, bytes]:
         assert self.forward_to is not None, "FORWARD needs forward_to"

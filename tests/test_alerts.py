@@ -31,8 +31,14 @@ RULES_TEST = REPO / "alerts" / "drift.rules.test.yml"
 RUNBOOK = REPO / "docs" / "runbook.md"
 DASHBOARD = REPO / "dashboards" / "drift.json"
 
-ALERTS = ("DriftDetectionStale", "DriftUnaddressed", "DriftStacksMany", "DriftStackErroring")
-PER_STACK = ("DriftUnaddressed", "DriftStackErroring")
+ALERTS = (
+    "DriftDetectionStale",
+    "DriftUnaddressed",
+    "DriftStacksMany",
+    "DriftStackErroring",
+    "DriftChecksFailing",
+)
+PER_STACK = ("DriftUnaddressed", "DriftStackErroring", "DriftChecksFailing")
 # every metric driftctl pushes; the dashboard and the rules may query these and nothing else
 METRICS = frozenset(
     {
@@ -48,6 +54,8 @@ METRICS = frozenset(
         "drift_stack_consecutive_errors",
         "drift_detection_run_duration_seconds",
         "drift_detection_info",
+        "drift_stack_outside_changes",
+        "drift_stack_checks_failing",
     }
 )
 
@@ -103,6 +111,12 @@ def test_every_rule_is_labelled_annotated_and_linked_to_its_runbook_section() ->
         assert name.lower() in anchors, f"docs/runbook.md has no section for {name}"
 
 
+def test_the_default_runbook_is_the_one_shipped_here() -> None:
+    # not another project's organisation: the file in this repository, until alert_runbook_url says where
+    assert (REPO / DEFAULT_RUNBOOK_BASE_URL).is_file()
+    assert "://" not in DEFAULT_RUNBOOK_BASE_URL
+
+
 def test_the_rules_keep_the_original_thresholds_and_for_durations() -> None:
     by_name: dict[str, list[dict[str, Any]]] = {}
     for rule in rules_of(RULES.read_text(encoding="utf-8")):
@@ -112,7 +126,16 @@ def test_the_rules_keep_the_original_thresholds_and_for_durations() -> None:
     assert "> 26 * 3600" in stale["stale"]["expr"] and stale["stale"]["for"] == "30m"
     assert stale["absent"]["expr"].startswith("absent(drift_detection_last_run_timestamp{")
     (unaddressed,) = by_name["DriftUnaddressed"]
-    assert unaddressed["expr"].endswith("> 72") and unaddressed["for"] == "1h"
+    # exact between runs from first-seen; the seed's expression on the age gauge is kept
+    assert unaddressed["expr"] == (
+        '(time() - drift_stack_first_seen{job="drift-detection"}) / 3600 > 72\n'
+        'or drift_stack_age_hours{job="drift-detection"} > 72'
+    )
+    assert unaddressed["for"] == "1h"
+    (checks,) = by_name["DriftChecksFailing"]
+    assert (
+        checks["expr"] == 'drift_stack_checks_failing{job="drift-detection"} >= 1' and checks["for"] == "15m"
+    )
     (many,) = by_name["DriftStacksMany"]
     assert many["expr"].endswith("> 10") and many["for"] == "30m"
     for cause in ("provider", "admission webhook", "CRD"):
@@ -168,7 +191,10 @@ def test_thresholds_and_durations_reach_the_expressions() -> None:
     assert rules[("DriftDetectionStale", "absent")]["expr"] == (
         'absent(drift_detection_last_run_timestamp{job="nightly"})'
     )
-    assert rules[("DriftUnaddressed", None)]["expr"] == 'drift_stack_age_hours{job="nightly"} > 0.5'
+    assert rules[("DriftUnaddressed", None)]["expr"] == (
+        '(time() - drift_stack_first_seen{job="nightly"}) / 3600 > 0.5\n'
+        'or drift_stack_age_hours{job="nightly"} > 0.5'
+    )
     assert rules[("DriftUnaddressed", None)]["for"] == "2h30m"
     assert rules[("DriftStacksMany", None)]["expr"] == 'drift_stack_count{job="nightly"} > 4'
     assert rules[("DriftStacksMany", None)]["for"] == "0s"
@@ -195,7 +221,9 @@ def test_thresholds_and_durations_reach_the_expressions() -> None:
         ("erroring_runs", -3, "erroring_runs must be a whole number of at least 1"),
         ("erroring_runs", False, "erroring_runs must be a whole number of at least 1"),
         ("runbook_base_url", "", "runbook_base_url must be non-empty text"),
-        ("runbook_base_url", "docs/runbook.md", "runbook_base_url must be an http(s) URL"),
+        ("runbook_base_url", "ftp://x.org/runbook.md", "runbook_base_url must be an http(s) URL or a path"),
+        ("checks_failing", 0, "checks_failing must be a whole number of at least 1"),
+        ("checks_for", "15", "checks_for must be a Prometheus duration"),
         ("runbook_base_url", "https://x.org/r.md#top", "must not contain '#'"),
         ("runbook_base_url", "https://x.org/\nr.md", "runbook_base_url must be printable text on one line"),
         ("job", "drift\u2028detection", "job must be printable text on one line"),
@@ -240,7 +268,7 @@ def test_any_job_and_url_survive_the_yaml_quoting(job: str, path: str) -> None:
 def test_promtool_accepts_the_shipped_rules() -> None:
     checked = promtool("check", "rules", str(RULES))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 5 rules found" in checked.stdout
+    assert "SUCCESS: 6 rules found" in checked.stdout
 
 
 @needs_promtool
@@ -303,6 +331,9 @@ MUTANTS: list[tuple[dict[str, Any], set[str]]] = [
     ({"erroring_runs": 4}, {"DriftStackErroring"}),
     ({"erroring_for": "14m"}, {"DriftStackErroring"}),
     ({"erroring_for": "16m"}, {"DriftStackErroring"}),
+    ({"checks_failing": 2}, {"DriftChecksFailing"}),
+    ({"checks_for": "14m"}, {"DriftChecksFailing"}),
+    ({"checks_for": "16m"}, {"DriftChecksFailing"}),
     ({"job": "drift"}, set(ALERTS)),
 ]
 

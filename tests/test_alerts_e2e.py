@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,16 @@ from prometheus_server import Monitoring, missing_binaries, monitoring, poll
 from test_alerts import METRICS, dashboard, dashboard_queries
 
 from driftctl.alerts import GROUP_NAME, AlertThresholds, render_rules
-from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, State
-from driftctl.pushgateway import PushOptions, publish
+from driftctl.history.pushgateway import PushOptions, publish
+from driftctl.model import (
+    CheckResult,
+    ErrorKind,
+    PlanError,
+    PlanResult,
+    ResourceChange,
+    ResourceCounts,
+    State,
+)
 
 pytestmark = [
     pytest.mark.prometheus,
@@ -42,6 +51,7 @@ THRESHOLDS = AlertThresholds(
     unaddressed_for="0s",
     many_for="4s",  # long enough to watch it pend at a 1s evaluation interval
     erroring_for="0s",
+    checks_for="0s",  # infra/dns has a failing check block in the last run
 )
 HOUR = 3600.0
 ROOT = Path("/repo/live")
@@ -71,27 +81,34 @@ def runs(now: float) -> list[tuple[float, list[PlanResult]]]:
         result("apps/web", State.DRIFTED, WEB_CHANGES),
         result("infra/vpc", State.ERRORED),
         result("infra/iam", State.ERRORED),
-        result("infra/dns", clean),
+        # clean, with a change made outside Terraform the plan does not act on and a failing check
+        replace(
+            result("infra/dns", clean),
+            outside=(ResourceChange("aws_route53_record.www", "update", "aws_route53_record", outside=True),),
+            checks=(CheckResult("check.resolves", "fail"),),
+        ),
     ]
     return [(now - 3 * HOUR, first), (now - 2 * HOUR, first), (now, last)]
 
 
 def publish_runs(prom: Monitoring, now: float) -> None:
     for finished, results in runs(now):
-        report = report_at(results, finished, took=42, root=ROOT)
-        outcome = publish(PushOptions(url=prom.pushgateway_url, job=JOB), report, STACKS, version="0.1.0")
+        report = report_at(results, finished, took=42, root=ROOT, known=STACKS)
+        outcome = publish(PushOptions(url=prom.pushgateway_url, job=JOB), report, version="0.1.0")
         assert outcome.pushed
 
 
 @pytest.fixture
 def prom(tmp_path: Path) -> Iterator[Monitoring]:
     rules = tmp_path / "drift.rules.yml"
-    rules.write_text(render_rules(THRESHOLDS), encoding="utf-8")
+    text = render_rules(THRESHOLDS)
+    rules.write_text(text, encoding="utf-8")
+    expected = text.count("\n      - alert: ")
     with monitoring(tmp_path, [rules]) as started:
 
         def loaded() -> bool | None:
             groups = {g["name"]: g for g in started.rule_groups()}
-            return True if len(groups.get(GROUP_NAME, {}).get("rules", [])) == 5 else None
+            return True if len(groups.get(GROUP_NAME, {}).get("rules", [])) == expected else None
 
         poll("the rendered rule group to be loaded", loaded, timeout=WAIT)
         yield started
@@ -127,7 +144,7 @@ def test_absent_heartbeat_fires_and_a_pushed_run_resolves_it(prom: Monitoring) -
         "job": JOB,
         "severity": "warning",
     }
-    assert absent["annotations"]["runbook_url"].endswith("/docs/runbook.md#driftdetectionstale")
+    assert absent["annotations"]["runbook_url"].endswith("docs/runbook.md#driftdetectionstale")
 
     publish_runs(prom, time.time())
     poll(
@@ -209,10 +226,17 @@ def test_lowered_thresholds_fire_for_exactly_the_stacks_past_them(prom: Monitori
         "severity": "warning",
         "stack": "apps/api",
     }
-    assert unaddressed["annotations"]["summary"] == "Stack apps/api has drifted for 3 hours"
+    # the age is exact at evaluation time (from first-seen), not the age the last run pushed
+    assert 3 <= float(unaddressed["value"]) < 3 + (WAIT + 5) / HOUR
+    summary = unaddressed["annotations"]["summary"]
+    assert re.fullmatch(r"Stack apps/api has drifted for 3(\.\d+)? hours", summary), summary
     # the description looked up the stack's first-seen time with a query template
     description = unaddressed["annotations"]["description"]
     assert re.search(r"first seen \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", description), description
+
+    (checks,) = firing(prom, "DriftChecksFailing", 1)
+    assert checks["labels"]["stack"] == "infra/dns"
+    assert checks["annotations"]["summary"] == "Stack infra/dns has 1 failing check blocks"
 
     (erroring,) = firing(prom, "DriftStackErroring", 1)
     assert erroring["labels"]["stack"] == "infra/vpc"

@@ -15,8 +15,15 @@ import pytest
 from conftest import NULL_STACK, terraform, write_stack
 
 from driftctl.classify import (
+    Diagnostic,
     PlanFormatError,
+    PlanStream,
     PlanSummary,
+    StreamResult,
+    changed_attributes,
+    counts_of,
+    detail,
+    error_from_diagnostics,
     error_kind,
     final_state,
     is_transient,
@@ -24,7 +31,7 @@ from driftctl.classify import (
     state_for_exit,
     summarize,
 )
-from driftctl.model import ErrorKind, ResourceCounts, State
+from driftctl.model import CheckResult, ErrorKind, ResourceChange, ResourceCounts, State
 
 NULL_PROVIDER = "registry.terraform.io/hashicorp/null"
 
@@ -760,26 +767,30 @@ def real_terraform(request: pytest.FixtureRequest, tf_environ: dict[str, str]) -
     return str(NEWER_TERRAFORM), "1.2"
 
 
-def applied_stack(binary: str, environ: dict[str, str], directory: Path) -> Path:
+def applied_stack(binary: str, environ: dict[str, str], directory: Path, body: str = NULL_STACK) -> Path:
     """The test stack written to `directory`, initialised and applied: its next plan is clean."""
-    stack = write_stack(directory)
+    stack = write_stack(directory, body)
     terraform(environ, stack, "init", "-input=false", "-no-color", binary=binary)
     terraform(environ, stack, "apply", "-auto-approve", "-input=false", "-no-color", binary=binary)
     return stack
 
 
-def plan_and_show(binary: str, environ: dict[str, str], stack: Path) -> tuple[int, str]:
+def stream_and_document(
+    binary: str, environ: dict[str, str], stack: Path, *args: str
+) -> tuple[int, list[str], dict[str, Any]]:
+    """A real `plan -json -detailed-exitcode -out=...` and `show -json` of the plan it saved."""
     plan = subprocess.run(
-        [binary, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=p"],
+        [binary, "plan", "-json", "-detailed-exitcode", "-input=false", "-lock=false", "-out=p", *args],
         cwd=stack,
         env=environ,
         capture_output=True,
+        text=True,
         check=False,
     )
     shown = subprocess.run(
         [binary, "show", "-json", "p"], cwd=stack, env=environ, capture_output=True, text=True, check=True
     )
-    return plan.returncode, shown.stdout
+    return plan.returncode, plan.stdout.splitlines(), dict(parse_plan_json(shown.stdout))
 
 
 @pytest.mark.terraform
@@ -793,8 +804,7 @@ def test_summarize_a_real_plan(
         encoding="utf-8",
     )
 
-    code, shown = plan_and_show(binary, tf_environ, stack)
-    document = parse_plan_json(shown)
+    code, _, document = stream_and_document(binary, tf_environ, stack)
     summary = summarize(document)
 
     assert state_for_exit(code) is State.DRIFTED
@@ -812,10 +822,411 @@ def test_real_outputs_only_plan_is_clean(
     with (stack / "main.tf").open("a", encoding="utf-8") as body:
         body.write('output "new" {\n  value = "x"\n}\n')
 
-    code, shown = plan_and_show(binary, tf_environ, stack)
-    summary = summarize(parse_plan_json(shown))
+    code, _, document = stream_and_document(binary, tf_environ, stack)
+    summary = summarize(document)
 
     assert state_for_exit(code) is State.DRIFTED
     assert summary == PlanSummary(counts(), outputs_changed=True)
     assert final_state(summary, outputs_count_as_drift=False) is State.CLEAN
     assert final_state(summary, outputs_count_as_drift=True) is State.DRIFTED
+
+
+# --- what drifted: the `plan -json` stream and `show -json` detail ------------------------------------
+
+DETAIL_STACK = """
+variable "value" {
+  type    = string
+  default = "one"
+}
+
+resource "null_resource" "thing" {
+  triggers = { value = var.value, owner = "a" }
+}
+
+resource "null_resource" "gone" {
+  triggers = { value = "x" }
+}
+
+output "value" {
+  value = var.value
+}
+"""
+
+
+def streamed(lines: list[str]) -> tuple[list[str | None], StreamResult]:
+    stream = PlanStream()
+    logged = [stream.feed(line) for line in lines]
+    return logged, stream.result()
+
+
+@pytest.mark.terraform
+def test_real_config_drift_state_drift_and_replacement(
+    tf_environ: dict[str, str], real_terraform: tuple[str, str], tmp_path: Path
+) -> None:
+    binary, _ = real_terraform
+    stack = applied_stack(binary, tf_environ, tmp_path / "stack", DETAIL_STACK)
+    # config drift: a changed trigger forces a replacement; state drift: an object gone from state
+    (stack / "main.tf").write_text(DETAIL_STACK.replace('owner = "a"', 'owner = "b"'), encoding="utf-8")
+    terraform(tf_environ, stack, "state", "rm", "null_resource.gone", binary=binary)
+
+    code, lines, document = stream_and_document(binary, tf_environ, stack)
+    logged, stream = streamed(lines)
+    found = detail(document)
+
+    assert code == 2
+    assert {(c.address, c.action, c.resource_type) for c in stream.changes} == {
+        ("null_resource.thing", "replace", "null_resource"),
+        ("null_resource.gone", "create", "null_resource"),
+    }
+    assert stream.summary is not None and stream.summary["add"] == 2 and stream.summary["remove"] == 1
+    by_address = {c.address: c for c in found.changes}
+    assert by_address["null_resource.thing"].action == "replace"
+    assert by_address["null_resource.thing"].attributes == ("triggers.owner",)
+    assert by_address["null_resource.gone"] == ResourceChange("null_resource.gone", "create", "null_resource")
+    assert found.outside == () and found.checks == ()
+    assert "null_resource.thing: Plan to replace" in logged
+    # the hooks' `[id=...]` is an attribute value: cut from what the log keeps
+    assert not any(line and "id=" in line for line in logged)
+
+
+@pytest.mark.terraform
+def test_real_state_edited_outside_the_config_is_named_by_attribute(
+    tf_environ: dict[str, str], real_terraform: tuple[str, str], tmp_path: Path
+) -> None:
+    """State drift: the recorded object no longer matches the config (here: its state edited)."""
+    binary, _ = real_terraform
+    stack = applied_stack(binary, tf_environ, tmp_path / "stack", DETAIL_STACK)
+    state_file = stack / "terraform.tfstate"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    for resource in state["resources"]:
+        if resource["name"] == "gone":
+            resource["instances"][0]["attributes"]["triggers"]["value"] = "edited"
+    state["serial"] += 1
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+
+    code, lines, document = stream_and_document(binary, tf_environ, stack)
+    _, stream = streamed(lines)
+
+    assert code == 2
+    assert [(c.address, c.action) for c in stream.changes] == [("null_resource.gone", "replace")]
+    assert [(c.address, c.action, c.attributes) for c in detail(document).changes] == [
+        ("null_resource.gone", "replace", ("triggers.value",))
+    ]
+
+
+@pytest.mark.terraform
+def test_real_in_place_update_names_nested_paths(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    """`terraform_data` (Terraform >= 1.4) updates in place: nested map and list paths."""
+    if not NEWER_TERRAFORM.is_file():
+        pytest.skip(f"{NEWER_TERRAFORM} is not installed (terraform_data needs Terraform >= 1.4)")
+    body = (
+        'resource "terraform_data" "sg" {\n'
+        '  input = { tags = { owner = "a", team = "x" }, ingress = [{ cidr_blocks = ["10.0.0.0/8"] }] }\n'
+        "}\n"
+    )
+    stack = applied_stack(str(NEWER_TERRAFORM), tf_environ, tmp_path / "stack", body)
+    (stack / "main.tf").write_text(body.replace('"a"', '"b"').replace("10.0.", "10.1."), encoding="utf-8")
+
+    code, lines, document = stream_and_document(str(NEWER_TERRAFORM), tf_environ, stack)
+    _, stream = streamed(lines)
+
+    assert code == 2
+    assert [(c.address, c.action) for c in stream.changes] == [("terraform_data.sg", "update")]
+    (change,) = detail(document).changes
+    assert change.action == "update"
+    # `output` is computed from `input`: unknown until apply, so it differs too
+    assert change.attributes == ("input.ingress[0].cidr_blocks", "input.tags.owner", "output")
+
+
+@pytest.mark.terraform
+def test_real_failing_check_block_is_reported(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    """`check` blocks need Terraform >= 1.5; the failure is a warning, so a clean plan still has it."""
+    if not NEWER_TERRAFORM.is_file():
+        pytest.skip(f"{NEWER_TERRAFORM} is not installed (check blocks need Terraform >= 1.5)")
+    body = DETAIL_STACK + (
+        'check "health" {\n  assert {\n    condition     = var.value == "one"\n'
+        '    error_message = "value must be one"\n  }\n}\n'
+    )
+    stack = applied_stack(str(NEWER_TERRAFORM), tf_environ, tmp_path / "stack", body)
+
+    clean_code, clean_lines, _ = stream_and_document(str(NEWER_TERRAFORM), tf_environ, stack)
+    code, lines, document = stream_and_document(str(NEWER_TERRAFORM), tf_environ, stack, "-var=value=two")
+    logged, stream = streamed(lines)
+
+    assert clean_code == 0 and streamed(clean_lines)[1].checks == ()
+    assert code == 2
+    assert stream.checks == (CheckResult("check.health", "fail"),)
+    assert detail(document).checks == (CheckResult("check.health", "fail"),)
+    assert stream.errors == ()
+    # the diagnostic's snippet quotes `var.value is "two"`: never kept
+    assert not any(line and '"two"' in line for line in logged)
+    assert "Warning: Check block assertion failed (main.tf:20): value must be one" in logged
+
+
+@pytest.mark.terraform
+def test_real_error_comes_from_the_diagnostic(
+    tf_environ: dict[str, str], real_terraform: tuple[str, str], tmp_path: Path
+) -> None:
+    binary, _ = real_terraform
+    stack = applied_stack(binary, tf_environ, tmp_path / "stack", DETAIL_STACK)
+    with (stack / "main.tf").open("a", encoding="utf-8") as body:
+        body.write('resource "null_resource" "bad" {\n  triggers = { x = var.nope }\n}\n')
+
+    plan = subprocess.run(
+        [binary, "plan", "-json", "-detailed-exitcode", "-input=false", "-out=p"],
+        cwd=stack,
+        env=tf_environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    _, stream = streamed(plan.stdout.splitlines())
+    error = error_from_diagnostics(stream.diagnostics)
+
+    assert plan.returncode == 1
+    assert error is not None
+    assert error.kind is ErrorKind.CONFIG
+    assert error.message.startswith("Error: Reference to undeclared input variable (main.tf:")
+    assert 'An input variable with the name "nope" has not been declared' in error.message
+
+
+def test_stream_lines_that_are_not_messages_are_counted_not_kept() -> None:
+    stream = PlanStream()
+
+    assert stream.feed("Initializing the backend...\n") is None
+    assert stream.feed("{not json\n") is None
+    assert stream.feed('{"no": "type"}\n') is None
+    assert stream.result().other_lines == 3 and stream.result().json_lines == 0
+
+
+def test_stream_through_terragrunt_log_prefix() -> None:
+    """terragrunt >= 0.67 without TG_TF_FORWARD_STDOUT wraps each stdout line in its log format."""
+    line = (
+        '12:00:01.123 STDOUT [prod/app] terraform: {"@message":"null_resource.a: Plan to create",'
+        '"type":"planned_change","change":{"resource":{"addr":"null_resource.a",'
+        '"resource_type":"null_resource"},"action":"create"}}'
+    )
+    logged, stream = streamed([line])
+
+    assert logged == ["null_resource.a: Plan to create"]
+    assert stream.changes == (ResourceChange("null_resource.a", "create", "null_resource"),)
+
+
+# Hand-written to Terraform's documented machine-readable UI (format "ui": "1.2", Terraform 1.11):
+# the null provider never changes outside Terraform, so `resource_drift` cannot be recorded here.
+DRIFT_STREAM = [
+    '{"@level":"info","@message":"Terraform 1.11.4","type":"version","terraform":"1.11.4","ui":"1.2"}',
+    '{"@level":"info","@message":"aws_security_group.web: Drift detected (update)","type":"resource_drift",'
+    '"change":{"resource":{"addr":"aws_security_group.web","module":"","resource":"aws_security_group.web",'
+    '"implied_provider":"aws","resource_type":"aws_security_group","resource_name":"web",'
+    '"resource_key":null},"action":"update"}}',
+    '{"@level":"info","@message":"No changes. Your infrastructure matches the configuration.",'
+    '"type":"change_summary","changes":{"add":0,"change":0,"import":0,"remove":0,"operation":"plan"}}',
+]
+
+
+def test_outside_change_with_an_empty_plan_from_the_stream() -> None:
+    logged, stream = streamed(DRIFT_STREAM)
+
+    assert stream.changes == ()
+    assert stream.drift == (
+        ResourceChange("aws_security_group.web", "update", "aws_security_group", outside=True),
+    )
+    assert stream.summary == {"add": 0, "change": 0, "import": 0, "remove": 0}
+    assert logged[1] == "aws_security_group.web: Drift detected (update)"
+
+
+def aws_sg(
+    address: str, before_cidr: str, after_cidr: str, actions: tuple[str, ...] = ("update",)
+) -> dict[str, Any]:
+    kind, _, name = address.rpartition(".")
+    return {
+        "address": address,
+        "mode": "managed",
+        "type": kind,
+        "name": name,
+        "provider_name": "registry.terraform.io/hashicorp/aws",
+        "change": {
+            "actions": list(actions),
+            "before": {
+                "id": "sg-1",
+                "ingress": [{"cidr_blocks": [before_cidr], "from_port": 443}],
+                "tags": {},
+            },
+            "after": {"id": "sg-1", "ingress": [{"cidr_blocks": [after_cidr], "from_port": 443}], "tags": {}},
+            "after_unknown": {},
+            "before_sensitive": {"ingress": [{"cidr_blocks": [False]}], "tags": {}},
+            "after_sensitive": {"ingress": [{"cidr_blocks": [False]}], "tags": {}},
+        },
+    }
+
+
+def tf111_document(**parts: Any) -> dict[str, Any]:
+    """Terraform 1.11's `show -json` (format_version 1.2), as documented; trimmed to what is read."""
+    return {"format_version": "1.2", "terraform_version": "1.11.4", "resource_changes": [], **parts}
+
+
+def test_outside_change_the_plan_does_not_act_on_is_reported_apart() -> None:
+    document = tf111_document(
+        resource_drift=[aws_sg("aws_security_group.web", "10.0.0.0/8", "0.0.0.0/0")],
+        resource_changes=[
+            {
+                **aws_sg("aws_security_group.web", "0.0.0.0/0", "0.0.0.0/0"),
+                "change": {
+                    **aws_sg("aws_security_group.web", "0.0.0.0/0", "0.0.0.0/0")["change"],
+                    "actions": ["no-op"],
+                },
+            }
+        ],
+        relevant_attributes=[],
+    )
+
+    found = detail(document)
+
+    assert found.changes == ()
+    assert found.outside == (
+        ResourceChange(
+            "aws_security_group.web",
+            "update",
+            "aws_security_group",
+            ("ingress[0].cidr_blocks",),
+            outside=True,
+        ),
+    )
+
+
+def test_outside_change_relevant_to_the_plan_marks_its_cause() -> None:
+    document = tf111_document(
+        resource_drift=[
+            aws_sg("aws_security_group.web", "10.0.0.0/8", "0.0.0.0/0"),
+            aws_sg("aws_security_group.other", "10.0.0.0/8", "10.2.0.0/16"),
+        ],
+        resource_changes=[aws_sg("aws_security_group.web", "0.0.0.0/0", "10.0.0.0/8")],
+        relevant_attributes=[
+            {"resource": "aws_security_group.web", "attribute": ["ingress", 0, "cidr_blocks"]}
+        ],
+    )
+
+    found = detail(document)
+
+    assert [(c.address, c.outside, c.attributes) for c in found.changes] == [
+        ("aws_security_group.web", True, ("ingress[0].cidr_blocks",))
+    ]
+    assert [c.address for c in found.outside] == ["aws_security_group.other"]
+
+
+def test_before_format_1_1_every_drifted_object_the_plan_acts_on_is_a_cause() -> None:
+    document = {
+        "format_version": "0.2",
+        "resource_drift": [aws_sg("aws_security_group.web", "10.0.0.0/8", "0.0.0.0/0")],
+        "resource_changes": [aws_sg("aws_security_group.web", "0.0.0.0/0", "10.0.0.0/8")],
+    }
+
+    assert [c.outside for c in detail(document).changes] == [True]
+
+
+@pytest.mark.parametrize(
+    ("change", "action", "paths"),
+    [
+        # a map key that is not an identifier is quoted, as Terraform writes an index
+        (
+            {"before": {"tags": {"k8s.io/name": "a"}}, "after": {"tags": {"k8s.io/name": "b"}}},
+            "update",
+            ('tags["k8s.io/name"]',),
+        ),
+        # a list of plain values is one attribute; a longer list of objects is the list itself
+        ({"before": {"ports": [1, 2]}, "after": {"ports": [1, 3]}}, "update", ("ports",)),
+        ({"before": {"rule": [{"a": 1}]}, "after": {"rule": [{"a": 1}, {"a": 2}]}}, "update", ("rule",)),
+        # a sensitive value is not walked into: its keys may be secret too
+        (
+            {
+                "before": {"env": {"TOKEN": "x"}},
+                "after": {"env": {"TOKEN": "y"}},
+                "after_sensitive": {"env": True},
+            },
+            "update",
+            ("env",),
+        ),
+        # replacement: computed values become unknown; only replace_paths make one count
+        (
+            {
+                "before": {"id": "1", "arn": "a", "name": "n"},
+                "after": {"name": "m"},
+                "after_unknown": {"id": True, "arn": True},
+            },
+            "replace",
+            ("name",),
+        ),
+        (
+            {
+                "before": {"id": "1", "keepers": "a"},
+                "after": {},
+                "after_unknown": {"id": True, "keepers": True},
+                "replace_paths": [["keepers"]],
+            },
+            "replace",
+            ("keepers",),
+        ),
+        # update: a value unknown until apply differs
+        (
+            {"before": {"version": "1"}, "after": {}, "after_unknown": {"version": True}},
+            "update",
+            ("version",),
+        ),
+        ({"before": {"a": None}, "after": {"a": None}}, "update", ()),
+    ],
+)
+def test_changed_attributes(change: dict[str, Any], action: str, paths: tuple[str, ...]) -> None:
+    assert changed_attributes(change, action) == paths
+
+
+def test_changed_attributes_never_hold_values() -> None:
+    change = {"before": {"password": "hunter2"}, "after": {"password": "s3cret-VALUE"}}
+
+    assert changed_attributes(change) == ("password",)
+
+
+def test_checks_keep_failing_and_errored_ones() -> None:
+    document = tf111_document(
+        checks=[
+            {"address": {"kind": "check", "name": "ok", "to_display": "check.ok"}, "status": "pass"},
+            {"address": {"kind": "check", "name": "h", "to_display": "check.h"}, "status": "fail"},
+            {"address": {"kind": "check", "name": "d", "to_display": "module.m.check.d"}, "status": "error"},
+            {"address": {"kind": "check", "name": "u", "to_display": "check.u"}, "status": "unknown"},
+        ]
+    )
+
+    assert detail(document).checks == (
+        CheckResult("check.h", "fail"),
+        CheckResult("module.m.check.d", "error"),
+    )
+
+
+def test_hcl_unknown_variable_is_a_config_error() -> None:
+    line = "08:21:54.975 ERROR  Unknown variable; There is no variable named 'var' in prod/dns/terragrunt.hcl"
+
+    assert error_kind([line]) is ErrorKind.CONFIG
+
+
+def test_error_from_diagnostics_uses_the_first_kind_that_matches() -> None:
+    diagnostics = [
+        Diagnostic("warning", "Deprecated attribute"),
+        Diagnostic(
+            "error", "Error acquiring the state lock", "ConditionalCheckFailedException", None, None, None
+        ),
+    ]
+
+    error = error_from_diagnostics(diagnostics)
+
+    assert error is not None and error.kind is ErrorKind.LOCK
+    assert error.message == "Error: Error acquiring the state lock: ConditionalCheckFailedException"
+    assert error_from_diagnostics(diagnostics[:1]) is None
+
+
+def test_counts_of_changes() -> None:
+    changes = [
+        ResourceChange(f"r.{action}", action)
+        for action in ("create", "update", "delete", "replace", "forget")
+    ]
+
+    assert counts_of(changes) == counts(add=1, change=2, destroy=1, replace=1)

@@ -191,7 +191,7 @@ def test_list_values_are_tuples_with_blanks_dropped(tmp_path: Path) -> None:
         ("alert_erroring_runs: x", "alert_erroring_runs: expected a whole number, got 'x'"),
         ("timeout: 0", "timeout: must be greater than zero, got 0"),
         ("timeout: 0s", "timeout: must be greater than zero, got '0s'"),
-        ("timeout: 5d", "timeout: expected a duration such as 90s, 30m or 1h, got '5d'"),
+        ("timeout: 5w", "timeout: expected a duration such as 90s, 30m or 1h, got '5w'"),
         ("timeout: -5s", "timeout: expected a duration such as 90s, 30m or 1h, got '-5s'"),
         ("timeout: true", "timeout: expected a duration such as 30m, got True"),
         ("retry_backoff: []", "retry_backoff: expected a duration such as 90s, 30m or 1h, got []"),
@@ -534,6 +534,7 @@ def test_a_bad_file_fails_even_when_flags_override_the_key(tmp_path: Path) -> No
         (" 2m ", 120.0),
         ("2 m", 120.0),
         ("0.5s", 0.5),
+        ("400d", 400 * 86400.0),
     ],
 )
 def test_parse_duration(value: object, seconds: float) -> None:
@@ -541,7 +542,7 @@ def test_parse_duration(value: object, seconds: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [0, -1, 0.0, "0", "0s", "-1s", "1d", "", "abc", "1.5.2h", "m", "1h30m", "1e3", True, False, None]
+    "value", [0, -1, 0.0, "0", "0s", "-1s", "1w", "", "abc", "1.5.2h", "m", "1h30m", "1e3", True, False, None]
 )
 def test_parse_duration_rejects(value: object) -> None:
     with pytest.raises(ValueError, match=r"got "):

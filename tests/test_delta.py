@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from factories import plan_result
 
+from driftctl.history.merge import MergedState, merge
 from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceChange, StackSeries, State
 from driftctl.sinks.delta import Delta, age_text, cause_groups, delta
-from driftctl.state import merge
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0
@@ -23,7 +23,7 @@ def run(
     previous: Mapping[str, StackSeries], *results: PlanResult, now: float
 ) -> tuple[dict[str, StackSeries], Delta]:
     merged = merge(previous, results, now, None)
-    return merged, delta(previous, merged, results, now)
+    return merged, delta(MergedState(previous, merged, now), results)
 
 
 def test_a_first_run_makes_every_drift_new() -> None:
@@ -70,7 +70,7 @@ def test_an_error_between_two_drifts_neither_hides_nor_restarts_the_drift() -> N
 def test_stacks_not_planned_are_no_news_and_removed_ones_are() -> None:
     series, _ = run({}, plan_result("a", State.DRIFTED), plan_result("gone", State.DRIFTED), now=T0)
     merged = merge(series, [plan_result("b", State.CLEAN)], T0 + 1, known_stacks={"a", "b"})
-    news = delta(series, merged, [plan_result("b", State.CLEAN)], T0 + 1)
+    news = delta(MergedState(series, merged, T0 + 1), [plan_result("b", State.CLEAN)])
     assert news.removed == ("gone",)
     assert not news.still_drifted and not news.newly_drifted
 

@@ -771,3 +771,55 @@ def test_the_stacks_example_lists_its_generated_units() -> None:
         "live/.terragrunt-stack/prod/.terragrunt-stack/network",
     ]
     assert [i for i, s in found.items() if s.excluded] == ["live/.terragrunt-stack/legacy"]
+
+
+def test_exclude_dependencies_leaves_out_the_direct_dependencies_only(tmp_path: Path) -> None:
+    touch(tmp_path / "root.hcl")
+    touch(tmp_path / "vpc" / "terragrunt.hcl", TG)
+    touch(tmp_path / "db" / "terragrunt.hcl", TG + 'dependencies {\n  paths = ["../vpc"]\n}\n')
+    touch(
+        tmp_path / "app" / "terragrunt.hcl",
+        TG + 'dependency "db" {\n  config_path = "../db"\n}\n'
+        'exclude {\n  if = true\n  actions = ["all"]\n  exclude_dependencies = true\n}\n',
+    )
+    touch(
+        tmp_path / "web" / "terragrunt.hcl",
+        TG + 'dependency "vpc" {\n  config_path = "../vpc"\n}\n'
+        'exclude {\n  if = true\n  actions = ["all"]\n  exclude_dependencies = false\n}\n',
+    )
+
+    found = {s.id: s.excluded for s in discover(tmp_path, Tool.TERRAGRUNT)}
+
+    assert found["db"] == "a dependency of app, excluded with exclude_dependencies"
+    assert found["vpc"] is None  # direct dependencies only, as Terragrunt's applyExcludeModules
+    assert found["app"] is not None and found["web"] is not None
+
+
+def test_exclude_and_skip_merge_separately_child_over_parent(tmp_path: Path) -> None:
+    touch(tmp_path / "root.hcl", EXCLUDE.format(condition="true", actions='["plan"]'))
+    touch(tmp_path / "a" / "terragrunt.hcl", TG + "skip = false\n")  # skip does not cancel an exclude
+    touch(tmp_path / "b" / "terragrunt.hcl", TG + EXCLUDE.format(condition="true", actions='["apply"]'))
+    touch(tmp_path / "other" / "root.hcl", "skip = true\n")
+    touch(
+        tmp_path / "other" / "c" / "terragrunt.hcl",
+        TG + EXCLUDE.format(condition="true", actions='["apply"]'),
+    )
+    touch(tmp_path / "other" / "d" / "terragrunt.hcl", TG + "skip = false\n")
+
+    found = {s.id: s.excluded for s in discover(tmp_path, Tool.TERRAGRUNT)}
+
+    assert "root.hcl" in (found["a"] or "")
+    assert found["b"] is None  # the child's block (apply only) replaces the parent's
+    assert (found["other/c"] or "").startswith("skip = true in other/root.hcl")
+    assert found["other/d"] is None
+
+
+def test_a_stacks_unit_not_generated_yet_is_selected_by_its_path(tmp_path: Path) -> None:
+    root = stack_repo(tmp_path)
+    units = discover(root, Tool.TERRAGRUNT)
+
+    chosen = stacks_at_paths(units, [root / "live" / ".terragrunt-stack" / "services"])
+
+    assert ids(chosen) == ["live/.terragrunt-stack/services/app"]
+    with pytest.raises(DiscoveryError, match="no such file or directory"):
+        stacks_at_paths(units, [root / "live" / ".terragrunt-stack" / "nope"])

@@ -11,6 +11,7 @@ from factories import plan_result
 from fake_api import serving
 from fake_forge import TOKEN, FakeForge
 
+from driftctl.history.merge import MergedState, merge
 from driftctl.model import (
     ErrorKind,
     PlanError,
@@ -25,7 +26,6 @@ from driftctl.sinks.delta import delta
 from driftctl.sinks.forge import ForgeSettings, SyncOutcome, comment_on_pull_request, connect, sync_issues
 from driftctl.sinks.http import RetryPolicy, SinkError
 from driftctl.sinks.issues import IssueSettings
-from driftctl.state import merge
 
 CONTEXT = RunContext(
     repository="acme/infra", run_url="https://ci.example/acme/infra/7", run_name="pipeline #7"
@@ -55,7 +55,7 @@ class Runs:
     def run(self, *results: PlanResult) -> SyncOutcome:
         self.now += 86_400
         merged = merge(self.series, results, self.now, None)
-        news = delta(self.series, merged, results, self.now)
+        news = delta(MergedState(self.series, merged, self.now), results)
         self.series = merged
         tracker = connect(ForgeSettings(self.forge.flavor, self.forge.repo, self.forge.api_url, TOKEN), FAST)
         try:

@@ -61,6 +61,8 @@ def series_maps(draw: st.DrawFn) -> dict[str, StackSeries]:
             consecutive_errors=draw(whole),
             duration_seconds=draw(st.one_of(st.none(), st.floats(0.0, 1e6))),
             resources=draw(counts),
+            outside=draw(whole),
+            checks_failing=draw(whole),
         )
         for name in names
     }
@@ -113,6 +115,16 @@ def test_a_drifted_stack_has_every_per_stack_series() -> None:
     assert got["drift_stack_consecutive_errors"][stack] == 0
     changes = got["drift_stack_resource_changes"]
     assert [changes[(("action", a), ("stack", "a"))] for a in metrics.ACTIONS] == [1, 0, 0, 2]
+
+
+def test_outside_changes_and_failing_checks_have_their_own_series() -> None:
+    clean = StackSeries("c", State.CLEAN, None, outside=3, checks_failing=2)
+
+    got = samples(exposition_text({"c": clean, "a": drifted("a")}))
+
+    assert got["drift_stack_outside_changes"] == {(("stack", "a"),): 0, (("stack", "c"),): 3}
+    assert got["drift_stack_checks_failing"] == {(("stack", "a"),): 0, (("stack", "c"),): 2}
+    assert got["drift_stack_state"][(("stack", "c"),)] == 0  # outside changes are not drift
 
 
 def test_clean_stacks_have_no_first_seen_or_age() -> None:

@@ -18,6 +18,7 @@ from fake_slack import FakeSlack
 from pushgateway_server import Pushgateway, closed_port_url
 
 from driftctl import config, pipeline
+from driftctl.history.merge import MergedState
 from driftctl.model import RunReport, State, Tool
 from driftctl.sinks import notify
 from driftctl.sinks.ci import RunContext
@@ -162,11 +163,11 @@ def test_a_changed_run_in_a_pull_request_comments_once_and_edits_in_place(forge:
     now = datetime.now(timezone.utc)
     for state in (State.DRIFTED, State.CLEAN):
         run = RunReport(now, now, Path("/repo"), Tool.TERRAGRUNT, "changed", (plan_result("app", state),))
-        outcome = notify.notify(options, run, {}, {}, context)
+        outcome = notify.notify(options, run, MergedState({}, {}, 0.0), context)
         assert outcome.errors == () and outcome.pr_comment
     [comment] = forge.comments_on(pr)
     assert comment.startswith(PR_MARKER) and "0 drifted, 0 errored, 1 clean" in comment
     # not a pull request, or not a --changed run: no comment
     run = RunReport(now, now, Path("/repo"), Tool.TERRAGRUNT, "all", (plan_result("app", State.DRIFTED),))
-    assert notify.notify(options, run, {}, {}, context).pr_comment is None
+    assert notify.notify(options, run, MergedState({}, {}, 0.0), context).pr_comment is None
     assert len(forge.comments_on(pr)) == 1

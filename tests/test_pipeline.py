@@ -9,14 +9,14 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from conftest import NULL_STACK, driftctl, write_stack
+from conftest import NULL_STACK, applied_stack, driftctl, write_stack
 from pushgateway_server import (
     Pushgateway,
     Reply,
     recording_server,
 )
 
-from driftctl import config, pipeline
+from driftctl import config, pipeline, report
 from driftctl.model import PlanResult, RunReport, Stack, Tool
 
 
@@ -173,4 +173,97 @@ def test_a_report_that_cannot_be_written_is_an_error_not_a_crash(tmp_path: Path)
     message = pipeline.write_report(blocker / "report.json", run)
     assert message is not None and message.startswith(f"{blocker / 'report.json'}: cannot write the report")
     assert pipeline.write_report(tmp_path / "ok.json", run) is None
-    assert json.loads((tmp_path / "ok.json").read_text())["version"] == 1
+    assert json.loads((tmp_path / "ok.json").read_text())["version"] == report.REPORT_VERSION
+
+
+# ---- what drifted, end to end: names in every output, values in none ----
+
+SECRET_STACK = """
+variable "token" {
+  type    = string
+  default = "Output-Secret-OLD-5519"
+}
+
+resource "null_resource" "pw" {
+  triggers = { password = "Trigger-Secret-OLD-7781", owner = "a" }
+}
+
+resource "null_resource" "kept" {
+  triggers = { value = "x" }
+}
+
+output "token" {
+  value = var.token
+}
+"""
+SECRETS = (
+    "Trigger-Secret-OLD-7781",
+    "Trigger-Secret-NEW-7781",
+    "Output-Secret-OLD-5519",
+    "Output-Secret-NEW-5519",
+)
+
+
+def test_planted_secrets_reach_no_log_report_table_markdown_or_metric(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    """Values the redactor knows nothing of (not in the environment): kept out by construction."""
+    root = tmp_path / "live"
+    stack = applied_stack(tf_environ, root / "prod" / "app", SECRET_STACK)
+    write_stack(stack, SECRET_STACK.replace("OLD", "NEW"))
+    logs, report_file = tmp_path / "logs", tmp_path / "drift.json"
+    common = ("plan", "--all", "--root", str(root), "--tool", "terraform", "--log-dir", str(logs))
+
+    as_json = driftctl(*common, "--format", "json", "--report", str(report_file), "--dry-run-push")
+    as_markdown = driftctl(*common, "--format", "markdown")
+    as_table = driftctl(*common, "--detail")
+    shown = driftctl("show", "prod/app", "--report", str(report_file), "--root", str(root))
+
+    outputs = [r.stdout + r.stderr for r in (as_json, as_markdown, as_table, shown)]
+    outputs += [path.read_text(encoding="utf-8") for path in sorted(logs.iterdir()) if path.is_file()]
+    outputs.append(report_file.read_text(encoding="utf-8"))
+    assert len(outputs) == 6  # four commands, one log, one report
+    for text in outputs:
+        for secret in SECRETS:
+            assert secret not in text
+            assert secret.replace("-", "") not in text.replace("-", "")
+    # what drifted is still named: address, action, attribute
+    document = json.loads(report_file.read_text(encoding="utf-8"))
+    (entry,) = document["stacks"]
+    assert entry["state"] == "drifted"
+    assert [(c["address"], c["action"], c["attributes"]) for c in entry["changes"]] == [
+        ("null_resource.pw", "replace", ["triggers.password"])
+    ]
+    assert "- replace `null_resource.pw`: `triggers.password`" in as_markdown.stdout
+    assert 'drift_stack_resource_changes{action="replace",stack="prod/app"} 1.0' in as_json.stdout
+    for table in (as_table.stdout, shown.stdout):
+        row = next(line for line in table.splitlines() if "null_resource.pw" in line)
+        assert "replace" in row and "triggers.password" in row
+
+
+def test_ignore_rules_from_the_config_make_a_stack_clean_and_stay_listed(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    root = tmp_path / "live"
+    stack = applied_stack(tf_environ, root / "prod" / "app", SECRET_STACK)
+    write_stack(stack, SECRET_STACK.replace('owner = "a"', 'owner = "b"'))
+    report_file = tmp_path / "drift.json"
+    (root / ".driftctl.yaml").write_text(
+        "ignore:\n"
+        "  - stack: prod/*\n    type: null_resource\n    attribute: triggers.owner\n"
+        "    reason: owner tags are set by a bot\n"
+        "  - address: null_resource.*\n    reason: expired\n    until: 2020-01-01\n",
+        encoding="utf-8",
+    )
+    common = ("plan", "--all", "--root", str(root), "--tool", "terraform", "--report", str(report_file))
+
+    result = driftctl(*common)
+    suggested = driftctl("plan", "--all", "--root", str(root), "--tool", "terraform", "--suggest-ignore")
+
+    assert result.returncode == 0, result.stderr
+    assert f"{root / '.driftctl.yaml'}:6: ignore rule expired on 2020-01-01" in result.stderr
+    (entry,) = json.loads(report_file.read_text(encoding="utf-8"))["stacks"]
+    assert entry["state"] == "clean" and entry["ignored"] == 1
+    assert entry["changes"][0]["ignored_by"] == "owner tags are set by a bot"
+    assert entry["changes"][0]["ignored_attributes"] == ["triggers.owner"]
+    assert suggested.stdout == "ignore: []\n"  # everything this run saw is already ignored

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -13,13 +14,27 @@ import factories
 import pytest
 from rich.console import Console
 
-from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceCounts, RunReport, Stack, State, Tool
+from driftctl.model import (
+    CheckResult,
+    ErrorKind,
+    PlanError,
+    PlanResult,
+    ResourceChange,
+    ResourceCounts,
+    RunReport,
+    Stack,
+    State,
+    Tool,
+)
 from driftctl.render import (
     STATE_STYLE,
     LiveView,
     PlainView,
+    causes_table,
     counts_text,
+    detail_table,
     headline,
+    report_view,
     result_line,
     results_table,
 )
@@ -367,3 +382,68 @@ def test_live_view_keeps_problems_on_screen() -> None:
     assert result_line(drifted).plain in output
     assert result_line(errored).plain in output
     assert result_line(clean).plain not in output
+
+
+# ---- --detail, driftctl show, drift by cause ----
+
+
+def detailed() -> PlanResult:
+    return replace(
+        result("prod/app", State.DRIFTED, ResourceCounts(add=1, replace=1)),
+        changes=(
+            ResourceChange("null_resource.gone", "create", "null_resource"),
+            ResourceChange(
+                "null_resource.thing", "replace", "null_resource", ("triggers.owner",), outside=True
+            ),
+            ResourceChange("aws_iam_role.ci", "update", "aws_iam_role", ("tags",), ignored_by="IAM [team]"),
+        ),
+        outside=(
+            ResourceChange("aws_s3_bucket.b", "update", "aws_s3_bucket", ("tags.owner",), outside=True),
+        ),
+        checks=(CheckResult("check.health", "fail"),),
+    )
+
+
+def rendered(renderable: object, width: int = 200) -> str:
+    console = recording_console(width)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_detail_table_names_resources_actions_attributes_and_notes() -> None:
+    text = rendered(detail_table(detailed()))
+
+    assert text.splitlines()[0].strip() == "prod/app  drifted  +1 ~0 -0 ±1  1 ignored"
+    assert cells(row_of(text, "null_resource.thing")) == [
+        "null_resource.thing",
+        "replace",
+        "triggers.owner",
+        "changed outside Terraform",
+    ]
+    assert cells(row_of(text, "null_resource.gone")) == ["null_resource.gone", "create", "", ""]
+    assert cells(row_of(text, "aws_iam_role.ci"))[3] == "ignored: IAM [team]"  # markup shown literally
+    assert cells(row_of(text, "aws_s3_bucket.b"))[3] == "changed outside Terraform, not acted on"
+    assert cells(row_of(text, "check.health")) == ["check.health", "check", "", "fail"]
+
+
+def test_report_view_adds_causes_and_with_detail_each_stack() -> None:
+    report = run_report(detailed(), result("prod/ok", State.CLEAN))
+
+    plain = rendered(report_view(report))
+    detail = rendered(report_view(report, detail=True))
+
+    assert "drift by cause" in plain and "null_resource.thing" not in plain
+    causes = [
+        cells(line) for line in plain.split("drift by cause", 1)[1].splitlines() if " null_resource " in line
+    ]
+    assert causes == [
+        ["null_resource", "create", "", "1", "1"],
+        ["null_resource", "replace", "triggers", "1", "1"],
+    ]
+    assert "null_resource.thing" in detail
+    assert "prod/ok  clean" not in detail  # a clean stack without outside changes or checks has no table
+
+
+def test_no_causes_table_without_resource_detail() -> None:
+    assert causes_table(mixed_report()) is None
+    assert "drift by cause" not in rendered(report_view(mixed_report(), detail=True))

@@ -1,4 +1,4 @@
-"""driftctl.report: the JSON report (version 1), its Markdown form and the atomic write."""
+"""driftctl.report: the JSON report (version 2, docs/report.schema.json), its Markdown, the atomic write."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import os
 import re
 import stat
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -15,8 +16,27 @@ import factories
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from driftctl.model import ErrorKind, PlanError, ResourceCounts, RunReport, State, Tool
-from driftctl.report import ordered, rfc3339, summary, to_dict, to_json, to_markdown, write_atomic
+from driftctl.model import (
+    CheckResult,
+    ErrorKind,
+    PlanError,
+    ResourceChange,
+    ResourceCounts,
+    RunReport,
+    State,
+    Tool,
+)
+from driftctl.report import (
+    MARKDOWN_LIMIT,
+    ordered,
+    result_from_dict,
+    rfc3339,
+    summary,
+    to_dict,
+    to_json,
+    to_markdown,
+    write_atomic,
+)
 
 STARTED = datetime(2025, 3, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
 FINISHED = datetime(2025, 3, 1, 10, 4, 30, 987654, tzinfo=timezone.utc)
@@ -59,73 +79,32 @@ def mixed_report() -> RunReport:
     )
 
 
+MIXED_SUMMARY = {
+    "total": 6,
+    "clean": 2,
+    "drifted": 2,
+    "errored": 2,
+    "outside": 0,
+    "checks_failing": 0,
+    "ignored": 0,
+}
+
+
 # ---- JSON ----
 
 # The report's keys, each object's in the order to_dict writes them.
+# Version 1's keys first, unchanged; version 2 only appends.
 REPORT_KEYS = ["version", "started_at", "finished_at", "root", "tool", "mode", "stacks", "removed", "summary"]
+REPORT_KEYS += ["causes"]
 STACK_KEYS = ["stack", "state", "exit_code", "duration_seconds", "attempts", "resources", "error", "log"]
+STACK_KEYS += ["changes", "outside", "checks", "ignored"]
 RESOURCE_KEYS = ["add", "change", "destroy", "replace"]
 SUMMARY_KEYS = ["total", "clean", "drifted", "errored"]
+SUMMARY_KEYS += ["outside", "checks_failing", "ignored"]
 
-REPORT_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "additionalProperties": False,
-    "required": REPORT_KEYS,
-    "properties": {
-        "version": {"const": 1},
-        "started_at": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"},
-        "finished_at": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"},
-        "root": {"type": "string"},
-        "tool": {"enum": ["terragrunt", "terraform", "tofu"]},
-        "mode": {"type": "string"},
-        "stacks": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": STACK_KEYS,
-                "properties": {
-                    "stack": {"type": "string"},
-                    "state": {"enum": ["clean", "drifted", "errored"]},
-                    "exit_code": {"type": ["integer", "null"]},
-                    "duration_seconds": {"type": "number"},
-                    "attempts": {"type": "integer", "minimum": 1},
-                    "resources": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": RESOURCE_KEYS,
-                        "properties": {k: {"type": "integer", "minimum": 0} for k in RESOURCE_KEYS},
-                    },
-                    "error": {
-                        "oneOf": [
-                            {"type": "null"},
-                            {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["kind", "message"],
-                                "properties": {
-                                    "kind": {
-                                        "enum": ["lock", "auth", "network", "timeout", "config", "unknown"]
-                                    },
-                                    "message": {"type": "string"},
-                                },
-                            },
-                        ]
-                    },
-                    "log": {"type": ["string", "null"]},
-                },
-            },
-        },
-        "removed": {"type": "array", "items": {"type": "string"}},
-        "summary": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": SUMMARY_KEYS,
-            "properties": {k: {"type": "integer", "minimum": 0} for k in SUMMARY_KEYS},
-        },
-    },
-}
+REPORT_SCHEMA: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parent.parent / "docs" / "report.schema.json").read_text(encoding="utf-8")
+)
 
 
 def test_to_dict_matches_the_documented_schema_exactly() -> None:
@@ -142,14 +121,14 @@ def test_to_dict_matches_the_documented_schema_exactly() -> None:
 def test_to_dict_values() -> None:
     document = to_dict(mixed_report())
 
-    assert document["version"] == 1
+    assert document["version"] == 2
     assert document["started_at"] == "2025-03-01T10:00:00Z"
     assert document["finished_at"] == "2025-03-01T10:04:30Z"
     assert document["root"] == "/work/infra"
     assert document["tool"] == "terragrunt"
     assert document["mode"] == "changed"
     assert document["removed"] == ["old/stack", "gone"]
-    assert document["summary"] == {"total": 6, "clean": 2, "drifted": 2, "errored": 2}
+    assert document["summary"] == MIXED_SUMMARY
     assert document["stacks"][0] == {
         "stack": "dev/app",
         "state": "drifted",
@@ -159,6 +138,10 @@ def test_to_dict_values() -> None:
         "resources": {"add": 1, "change": 2, "destroy": 3, "replace": 4},
         "error": None,
         "log": "/tmp/logs/dev_app-9c0d1e2f.log",
+        "changes": [],
+        "outside": [],
+        "checks": [],
+        "ignored": 0,
     }
     by_id = {s["stack"]: s for s in document["stacks"]}
     assert by_id["prod/db"]["error"] == {"kind": "lock", "message": "Error: Error acquiring the state lock"}
@@ -197,11 +180,12 @@ def test_empty_report() -> None:
 
     jsonschema.validate(document, REPORT_SCHEMA)
     assert document["stacks"] == [] and document["removed"] == []
-    assert document["summary"] == {"total": 0, "clean": 0, "drifted": 0, "errored": 0}
+    assert document["summary"] == dict.fromkeys(SUMMARY_KEYS, 0)
+    assert document["causes"] == []
 
 
 def test_summary_counts() -> None:
-    assert summary(mixed_report()) == {"total": 6, "clean": 2, "drifted": 2, "errored": 2}
+    assert summary(mixed_report()) == MIXED_SUMMARY
 
 
 @pytest.mark.parametrize(
@@ -269,13 +253,13 @@ def test_markdown_header_and_table() -> None:
         "`z/drift`",
         "`a/killed`",
         "`prod/db`",
-        "`dev/vpc`",
-        "`prod/vpc`",
     ]
     assert rows[2] == ["`dev/app`", "🟠 drifted", "1", "2", "3", "4", "7.0s"]
     assert rows[4][1] == "🔴 errored"
-    assert rows[6] == ["`dev/vpc`", "🟢 clean", "0", "0", "0", "0", "2.0s"]
     assert rows[5][-1] == "12.5s"
+    # clean stacks are folded into a count
+    assert "2 clean stacks not listed." in lines
+    assert "dev/vpc" not in markdown
     assert markdown.endswith("\n")
 
 
@@ -287,7 +271,7 @@ def test_pipes_and_backticks_in_ids_do_not_break_the_table(stack_id: str) -> Non
 
     rows = table_rows(to_markdown(report))
 
-    assert len(rows) == 4
+    assert len(rows) == 3
     assert all(len(row) == 7 for row in rows)
     first = rows[2][0]
     assert first.startswith("`") and first.endswith("`")
@@ -310,7 +294,7 @@ def test_error_details() -> None:
     assert f"```\n{message}\n```\n</details>" in markdown
     # same order as the table: `<` sorts before `a`
     assert markdown.index("prod/&lt;db") < markdown.index("prod/app</code>")
-    assert [row[0] for row in table_rows(markdown)[2:]] == ["`prod/<db>&x`", "`prod/app`", "`prod/ok`"]
+    assert [row[0] for row in table_rows(markdown)[2:]] == ["`prod/<db>&x`", "`prod/app`"]
     assert markdown.count("<details>") == markdown.count("</details>") == 2
 
 
@@ -345,8 +329,134 @@ def test_no_removed_line_without_removed_stacks() -> None:
 def test_empty_markdown_report() -> None:
     markdown = to_markdown(run_report())
 
-    assert markdown.splitlines()[0] == "### driftctl: 0 drifted, 0 errored, 0 clean of 0 stacks"
-    assert len(table_rows(markdown)) == 2
+    assert markdown == "### driftctl: 0 drifted, 0 errored, 0 clean of 0 stacks\n"
+
+
+# ---- resources, outside changes, checks, causes (version 2) ----
+
+SG = ResourceChange("aws_security_group.web", "update", "aws_security_group", ("ingress[0].cidr_blocks",))
+
+
+def detailed_report() -> RunReport:
+    tagged = ResourceChange(
+        "aws_instance.a", "update", "aws_instance", ("ami",), ignored_attributes=("tags.Name",)
+    )
+    return run_report(
+        replace(
+            result("prod/app", State.DRIFTED, ResourceCounts(change=2, replace=1)),
+            changes=(
+                replace(SG, outside=True),
+                tagged,
+                ResourceChange('null_resource.x["a|b"]', "replace", "null_resource", ("triggers.v",)),
+                ResourceChange("aws_iam_role.ci", "delete", "aws_iam_role", ignored_by="IAM team"),
+            ),
+            checks=(CheckResult("check.health", "fail"),),
+        ),
+        replace(result("prod/web", State.DRIFTED, ResourceCounts(change=1)), changes=(SG,)),
+        replace(
+            result("dev/quiet", State.CLEAN),
+            outside=(
+                ResourceChange("aws_s3_bucket.b", "update", "aws_s3_bucket", ("tags.owner",), outside=True),
+            ),
+        ),
+    )
+
+
+def test_detail_in_the_json_report_follows_the_schema() -> None:
+    document = to_dict(detailed_report())
+
+    jsonschema.validate(document, REPORT_SCHEMA)
+    app = document["stacks"][0]
+    assert app["changes"][0] == {
+        "address": "aws_security_group.web",
+        "action": "update",
+        "type": "aws_security_group",
+        "attributes": ["ingress[0].cidr_blocks"],
+        "outside": True,
+        "ignored_by": None,
+        "ignored_attributes": [],
+    }
+    assert app["changes"][3]["ignored_by"] == "IAM team"
+    assert app["checks"] == [{"address": "check.health", "status": "fail"}]
+    assert app["ignored"] == 2
+    assert document["stacks"][2]["outside"][0]["address"] == "aws_s3_bucket.b"
+    assert document["summary"] == {
+        "total": 3,
+        "clean": 1,
+        "drifted": 2,
+        "errored": 0,
+        "outside": 1,
+        "checks_failing": 1,
+        "ignored": 2,
+    }
+    assert document["causes"][0] == {
+        "resource_type": "aws_security_group",
+        "action": "update",
+        "attributes": ["ingress"],
+        "stacks": ["prod/app", "prod/web"],
+        "resources": 2,
+    }
+
+
+def test_a_written_report_reads_back_into_the_same_results() -> None:
+    report = detailed_report()
+
+    document = json.loads(to_json(report))
+    back = [result_from_dict(entry, ROOT, report.tool) for entry in document["stacks"]]
+
+    assert back == ordered(report.results)
+
+
+def test_markdown_lists_resources_outside_changes_checks_and_causes() -> None:
+    markdown = to_markdown(detailed_report())
+
+    assert "**Drift by cause** (resource type · action · attributes):" in markdown
+    assert "- aws_security_group · update · ingress: 2 stacks" in markdown
+    assert (
+        "<details><summary><code>prod/app</code>: 3 resources, 1 failing checks, 2 ignored</summary>"
+        in markdown
+    )
+    assert (
+        "- update `aws_security_group.web`: `ingress[0].cidr_blocks` (changed outside Terraform)" in markdown
+    )
+    assert "- update `aws_instance.a`: `ami` (ignored: `tags.Name`)" in markdown
+    assert '- replace `null_resource.x["a\\|b"]`: `triggers.v`' in markdown
+    assert "- ~~delete `aws_iam_role.ci`~~ ignored: IAM team" in markdown
+    assert "- check `check.health`: fail" in markdown
+    # a clean stack is only counted, its outside changes are in the JSON report
+    assert "1 clean stack not listed." in markdown
+    assert "aws_s3_bucket.b" not in markdown
+    assert markdown.count("<details>") == markdown.count("</details>") == 2
+
+
+def test_markdown_is_cut_to_fit_a_pull_request_comment_and_says_what_was_left_out() -> None:
+    changes = tuple(
+        ResourceChange(f"aws_security_group.sg_{i}", "update", "aws_security_group", ("ingress",))
+        for i in range(40)
+    )
+    report = run_report(
+        *(
+            replace(result(f"prod/stack-{i:04}", State.DRIFTED, ResourceCounts(change=40)), changes=changes)
+            for i in range(400)
+        )
+    )
+
+    markdown = to_markdown(report)
+    whole = to_markdown(report, limit=10**9)
+
+    assert len(whole) > MARKDOWN_LIMIT
+    assert len(markdown) <= MARKDOWN_LIMIT
+    last = markdown.rstrip("\n").splitlines()[-1]
+    assert re.fullmatch(
+        r"_Cut to fit 65,536 characters: [\d,]+ resource lists? left out\. "
+        r"The JSON report \(`--report`\) has everything\._",
+        last,
+    ), last
+    kept = markdown.count("<details>")
+    assert kept == markdown.count("</details>")  # never cut inside a block
+    left_out = int(re.search(r"([\d,]+) resource list", last).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert kept + left_out == 400
+    assert len(table_rows(markdown)) == 402  # every row fits before the lists
 
 
 # ---- atomic write ----

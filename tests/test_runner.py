@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import NULL_STACK, applied_stack, terraform, terraform_binary, write_stack
 
-from driftctl.model import ErrorKind, PlanResult, Stack, State, Tool
+from driftctl.model import CheckResult, ErrorKind, PlanResult, ResourceChange, Stack, State, Tool
 from driftctl.runner import (
     ERROR_LINE_CHARS,
     ERROR_MESSAGE_LINES,
@@ -180,7 +180,8 @@ def test_escaped_and_encoded_forms_of_a_secret_never_reach_the_log(
 ) -> None:
     stack = write_stack(tmp_path / "escaped", SECRET_STACK)
     environ = dict(tf_environ, MY_SECRET=QUOTED_SECRET)
-    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path, environ=environ))
+    # --log-plan: the human plan, which prints values, is in the log, masked
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path, environ=environ, log_plan=True))
     assert result.state is State.DRIFTED and result.log_path is not None
     log = result.log_path.read_text()
     assert "null_resource.r" in log and '"plain" = "***"' in log
@@ -207,7 +208,8 @@ def test_values_the_plan_marks_sensitive_never_reach_the_log(
 ) -> None:
     """No environment variable names it: only `show -json` says the value is sensitive."""
     stack = write_stack(tmp_path / "sensitive", SENSITIVE_STACK)
-    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path))
+    # --log-plan: the human plan, which prints values, is in the log, masked
+    result = _plan(stack, _options(terraform_binary(tf_environ), tmp_path, log_plan=True))
     assert result.state is State.DRIFTED and result.log_path is not None
     log = result.log_path.read_text()
     assert '"copy" = "***"' in log  # Terraform printed it in clear, through nonsensitive()
@@ -350,7 +352,10 @@ def test_a_newline_free_flood_gives_a_short_error_message(tmp_path: Path) -> Non
 
 
 def test_a_link_planted_in_the_log_dir_is_not_followed(tmp_path: Path) -> None:
-    binary = _script(tmp_path / "tool", "print('plan output')\nsys.exit(0)")
+    # a message of the plan's JSON stream: what the log keeps of stdout
+    binary = _script(
+        tmp_path / "tool", """print('{"@message": "plan output", "type": "log"}')\nsys.exit(0)"""
+    )
     directory = tmp_path / "target"
     directory.mkdir()
     options = _options(binary, tmp_path, init=False)
@@ -371,7 +376,10 @@ def test_a_secret_across_the_cut_of_an_over_long_line_is_masked(tmp_path: Path) 
     secret = "tok-" + "Z9" * 40
     # a 200 KB line of words whose secret straddles the 64 KiB where logged lines are cut
     prefix = "word " * (65536 // 5) + "w" * (65536 % 5 - 20)
-    binary = _script(tmp_path / "long", f"print({prefix!r} + {secret!r} + ' tail' * 30000)\nsys.exit(0)")
+    # on stderr: the log keeps stderr's lines (of stdout, only the JSON stream's messages)
+    binary = _script(
+        tmp_path / "long", f"print({prefix!r} + {secret!r} + ' tail' * 30000, file=sys.stderr)\nsys.exit(0)"
+    )
     stack = tmp_path / "long-line"
     stack.mkdir()
     result = _plan(stack, _options(binary, tmp_path, init=False, environ={"API_TOKEN": secret}))
@@ -554,3 +562,142 @@ def test_unreadable_plan_is_errored_and_says_why(
     assert result.error is not None and result.error.kind is ErrorKind.UNKNOWN
     assert "cannot read the saved plan" in result.error.message and why in result.error.message
     assert result.log_path is not None and why in result.log_path.read_text()
+
+
+# ---- what drifted: the plan -json stream, show -json detail, checks, diagnostics ----
+
+DETAIL_STACK = """
+resource "null_resource" "thing" {
+  triggers = { value = "one", owner = "a" }
+}
+
+resource "null_resource" "gone" {
+  triggers = { value = "x" }
+}
+"""
+
+
+def test_drifted_stack_names_resources_actions_and_attributes(
+    tf_binary: str, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _apply(tf_environ, tmp_path / "net", tf_binary, DETAIL_STACK)
+    write_stack(stack, DETAIL_STACK.replace('owner = "a"', 'owner = "b"'))  # config drift: replace
+    terraform(tf_environ, stack, "state", "rm", "null_resource.gone", binary=tf_binary)  # state drift
+
+    result = _plan(stack, _options(tf_binary, tmp_path))
+
+    assert result.state is State.DRIFTED
+    assert [(c.address, c.action, c.resource_type, c.attributes) for c in result.changes] == [
+        ("null_resource.gone", "create", "null_resource", ()),
+        ("null_resource.thing", "replace", "null_resource", ("triggers.owner",)),
+    ]
+    assert (result.resources.add, result.resources.replace) == (1, 1)
+    assert result.outside == () and result.checks == ()
+    assert result.log_path is not None
+    log = result.log_path.read_text()
+    # the stream's messages, not the human plan body
+    assert "null_resource.thing: Plan to replace" in log
+    assert "must be replaced" not in log and '"owner"' not in log
+
+
+def test_a_clean_stack_is_one_tool_invocation(
+    tf_binary: str, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _apply(tf_environ, tmp_path / "net", tf_binary, DETAIL_STACK)
+
+    result = _plan(stack, _options(tf_binary, tmp_path))
+
+    assert result.state is State.CLEAN and result.changes == ()
+    assert result.log_path is not None
+    commands = [line for line in result.log_path.read_text().splitlines() if line.startswith("$ ")]
+    assert len(commands) == 1 and " plan -json -detailed-exitcode " in commands[0]
+
+
+def test_the_error_comes_from_the_diagnostic(
+    tf_binary: str, tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    stack = _apply(tf_environ, tmp_path / "net", tf_binary, DETAIL_STACK)
+    with (stack / "main.tf").open("a", encoding="utf-8") as body:
+        body.write('resource "null_resource" "bad" {\n  triggers = { x = var.nope }\n}\n')
+
+    result = _plan(stack, _options(tf_binary, tmp_path))
+
+    assert result.state is State.ERRORED and result.error is not None
+    assert result.error.kind is ErrorKind.CONFIG
+    first = result.error.message.splitlines()[0]
+    assert first.startswith("Error: Reference to undeclared input variable (main.tf:10): ")
+
+
+def test_a_failing_check_block_is_reported_on_a_clean_and_a_drifted_stack(
+    tf_environ: dict[str, str], tmp_path: Path
+) -> None:
+    if not SECOND_TERRAFORM.is_file():
+        pytest.skip(f"{SECOND_TERRAFORM} is not installed (check blocks need Terraform >= 1.5)")
+    binary = str(SECOND_TERRAFORM)
+    body = DETAIL_STACK + (
+        'variable "v" {\n  type    = string\n  default = "one"\n}\n'
+        'check "health" {\n  assert {\n    condition     = var.v == "one"\n'
+        '    error_message = "v is off"\n  }\n}\n'
+    )
+    stack = _apply(tf_environ, tmp_path / "net", binary, body)
+    write_stack(stack, body.replace('default = "one"', 'default = "two"'))
+
+    clean = _plan(stack, _options(binary, tmp_path))
+    write_stack(stack, body.replace('default = "one"', 'default = "two"').replace('"x"', '"y"'))
+    drifted = _plan(stack, _options(binary, tmp_path))
+
+    assert clean.state is State.CLEAN
+    assert clean.checks == (CheckResult("check.health", "fail"),)
+    assert drifted.state is State.DRIFTED
+    assert drifted.checks == (CheckResult("check.health", "fail"),)
+    assert drifted.log_path is not None
+    assert "Warning: Check block assertion failed (main.tf:" in drifted.log_path.read_text()
+
+
+def test_outside_changes_of_a_clean_plan_come_from_the_stream(tmp_path: Path) -> None:
+    """The null provider never drifts outside Terraform: a tool that prints Terraform 1.11's messages
+    (machine-readable UI 1.2, as documented) for an empty plan with one outside change."""
+    lines = [
+        {"@message": "Terraform 1.11.4", "type": "version", "terraform": "1.11.4", "ui": "1.2"},
+        {
+            "@message": "aws_security_group.web: Drift detected (update)",
+            "type": "resource_drift",
+            "change": {
+                "resource": {"addr": "aws_security_group.web", "resource_type": "aws_security_group"},
+                "action": "update",
+            },
+        },
+        {
+            "@message": "No changes.",
+            "type": "change_summary",
+            "changes": {"add": 0, "change": 0, "remove": 0},
+        },
+    ]
+    stream = "\n".join(json.dumps(message) for message in lines)
+    binary = _script(tmp_path / "tool", f"print({stream!r})\nsys.exit(0)")
+    stack = tmp_path / "quiet"
+    stack.mkdir()
+
+    result = _plan(stack, _options(binary, tmp_path, init=False))
+
+    assert result.state is State.CLEAN
+    assert result.outside == (
+        ResourceChange("aws_security_group.web", "update", "aws_security_group", outside=True),
+    )
+
+
+def test_log_plan_adds_the_human_plan_redacted(tf_environ: dict[str, str], tmp_path: Path) -> None:
+    secret = "Known-Secret-5531"
+    binary = terraform_binary(tf_environ)
+    stack = _apply(tf_environ, tmp_path / "net", binary, DETAIL_STACK)
+    write_stack(stack, DETAIL_STACK.replace('"a"', f'"{secret}"'))
+    environ = dict(tf_environ, APP_PASSWORD=secret)
+
+    quiet = _plan(stack, _options(binary, tmp_path / "quiet", environ=environ))
+    logged = _plan(stack, _options(binary, tmp_path / "logged", environ=environ, log_plan=True))
+
+    assert quiet.log_path is not None and logged.log_path is not None
+    assert "must be replaced" not in quiet.log_path.read_text()
+    text = logged.log_path.read_text()
+    assert "# null_resource.thing must be replaced" in text
+    assert secret not in text

@@ -55,6 +55,16 @@ def test_terragrunt_units_classified_with_counts(example: Path, binary: str, tmp
     assert set(rows) == {"dev/app", "dev/network", "prod/app", "prod/dns", "prod/network", "staging/app"}
     assert rows["prod/app"]["state"] == "drifted"
     assert rows["prod/app"]["resources"]["add"] == 2, "counts come from show -json through terragrunt"
+    assert [(c["address"], c["action"]) for c in rows["prod/app"]["changes"]] == [
+        ("null_resource.instance[3]", "create"),
+        ("null_resource.instance[4]", "create"),
+    ]
+    # the plan's JSON stream reached driftctl unwrapped (terragrunt forwards `-json` output raw)
+    log = Path(rows["prod/app"]["log"]).read_text(encoding="utf-8")
+    assert "null_resource.instance[3]: Plan to create" in log
+    assert "lines of the plan's stdout were not JSON" not in log
+    # HCL's "Unknown variable" in terragrunt.hcl, from stderr (terragrunt's own error, not a diagnostic)
+    assert rows["prod/dns"]["error"]["kind"] == "config", rows["prod/dns"]["error"]["message"]
     assert rows["prod/dns"]["state"] == "errored"
     assert {rows[s]["state"] for s in ("dev/app", "dev/network", "prod/network", "staging/app")} == {"clean"}
     # an absolute -out: nothing of driftctl's lands in terragrunt's cache directory
@@ -84,7 +94,8 @@ def test_terragrunt_gets_non_interactive_and_forwarded_stdout(tmp_path: Path) ->
     for name in ("TG_NON_INTERACTIVE", "TERRAGRUNT_NON_INTERACTIVE", "TG_TF_FORWARD_STDOUT"):
         assert recorded["env"][name] == "true"
     argv = recorded["argv"]
-    assert argv[:2] == ["plan", "-detailed-exitcode"]
+    # through terragrunt too, the one plan invocation streams JSON (forwarded raw: `-json` forces it)
+    assert argv[:3] == ["plan", "-json", "-detailed-exitcode"]
     assert "-lock=false" in argv and "-input=false" in argv
     out = next(a for a in argv if a.startswith("-out="))
     assert os.path.isabs(out.removeprefix("-out="))

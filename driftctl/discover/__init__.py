@@ -50,6 +50,7 @@ class _Tree:
     stack_files: list[Path] = field(default_factory=list)
     tf_dirs: list[Path] = field(default_factory=list)
     tofu_dirs: list[Path] = field(default_factory=list)  # with *.tofu files
+    hcl_files: list[Path] = field(default_factory=list)  # other *.hcl: root.hcl, env.hcl, _envcommon/...
 
 
 def stack_id(root: Path, directory: Path) -> str:
@@ -115,7 +116,7 @@ def _terragrunt(root: Path, tree: _Tree, root_config: str, environ: Mapping[str,
     if root_config in terragrunt.CONFIG_NAMES:
         # named as the root's include parent (--root-config): never a unit, even if nothing includes it
         found.parents.update(c for c in configs if c == root / root_config)
-    stacks = terragrunt.units(configs, tree.stack_files, found)
+    stacks = terragrunt.units(configs, tree.stack_files, tree.hcl_files, found)
     if not stacks:
         raise DiscoveryError(_no_units(root, tree, found))
     return Discovery(
@@ -176,6 +177,10 @@ def _walk(root: Path) -> _Tree:
             tree.configs.append(directory / config)
         if terragrunt.STACK_FILE in names:
             tree.stack_files.append(directory / terragrunt.STACK_FILE)
+        special = {config, terragrunt.STACK_FILE, terragrunt.VALUES_FILE}
+        tree.hcl_files.extend(
+            directory / n for n in sorted(names - special) if n.endswith((".hcl", ".hcl.json"))
+        )
         if any(n.endswith(_SOURCE_SUFFIXES[Tool.TERRAFORM]) for n in names):
             tree.tf_dirs.append(directory)
         elif any(n.endswith((".tofu", ".tofu.json")) for n in names):
@@ -213,11 +218,14 @@ def filter_stacks(stacks: Sequence[Stack], include: Sequence[str], exclude: Sequ
 
 
 def stacks_at_paths(stacks: Sequence[Stack], paths: Sequence[Path]) -> list[Stack]:
-    """The stacks at or below each path: a path to a stack selects it, a folder selects all beneath it."""
+    """The stacks at or below each path: a path to a stack selects it, a folder selects all beneath it.
+
+    A Stacks unit's directory may not be generated yet: its path selects it all the same.
+    """
     selected: dict[str, Stack] = {}
     for path in paths:
         target = path.resolve()
-        if not target.exists():
+        if not target.exists() and not any(s.path == target or target in s.path.parents for s in stacks):
             raise DiscoveryError(f"{path}: no such file or directory")
         if target.is_file():
             target = target.parent

@@ -9,6 +9,7 @@ naming the expression, so a caller can say what it could not decide instead of g
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,12 +70,28 @@ def evaluate(raw: Any, scope: Scope) -> Any:
 
 
 def expression(text: str, scope: Scope) -> Any:
+    if _is_plain_string(text):
+        return text[1:-1]  # most attributes are plain strings: no parse needed
+    return _Walker(scope, text).value(_parse(text))
+
+
+def _is_plain_string(text: str) -> bool:
+    inner = text[1:-1]
+    return len(text) >= 2 and text[0] == text[-1] == '"' and not any(c in inner for c in '"\\${%')
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> Tree[Token]:
+    """The syntax tree of one expression; the same text recurs across units, so it is parsed once."""
     try:
         tree = hcl2.parses_to_tree(f"x = {text}\n")
     except Exception as error:  # python-hcl2 raises Lark's errors, several types
         raise Unknown(f"{text}: cannot be parsed ({type(error).__name__})") from None
     attribute = next(tree.find_data("attribute"))
-    return _Walker(scope, text).value(attribute.children[-1])
+    node = attribute.children[-1]
+    if not isinstance(node, Tree):
+        raise Unknown(f"{text}: not an expression")
+    return node
 
 
 def _key(key: str) -> str:

@@ -9,15 +9,18 @@
   Terragrunt's pkg/config/stack.go (v0.99.4: generateComponent, copyFiles, isLocal, GetUnitDir).
 - `exclude { if, actions }` (Terragrunt >= 0.68.16) with `plan`, `all` or `all_except_output` among
   its actions, and `skip = true` (Terragrunt < 0.93), leave a unit out, as `run --all plan` does;
-  a child's block wins over its include parent's (pkg/config/include.go, exclude.go).
+  a child's block wins over its include parent's (pkg/config/include.go, exclude.go), and
+  `exclude_dependencies = true` leaves out its direct dependencies too.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,11 @@ STACK_FILE = "terragrunt.stack.hcl"
 STACK_DIR = ".terragrunt-stack"
 VALUES_FILE = "terragrunt.values.hcl"
 _PLAN_ACTIONS = frozenset({"all", "all_except_output"})
+# Literal pre-filters: python-hcl2 takes ~40 ms a file, so a file is parsed only when its text could
+# hold what is looked for (a false positive costs a parse, never a wrong answer).
+_BARE_FIND = re.compile(r"find_in_parent_folders\(\s*\)")
+_NAMED_CONFIG = re.compile(r"([^/\"\s{}$()]+)/terragrunt\.hcl")  # the directory a literal path names
+_MAY_EXCLUDE = re.compile(r"\bexclude\s*\{|\bskip\s*=|\"(exclude|skip)\"\s*:")
 _MAX_STACK_DEPTH = 32
 
 
@@ -49,13 +57,46 @@ class Found:
     parents: set[Path] = field(default_factory=set)
     # local sources of `unit` dirs and nested `stack` files: templates, never units themselves
     sources: set[Path] = field(default_factory=set)
+    # excluded units whose block says exclude_dependencies = true, with their config
+    excludes_dependencies: dict[Path, Path] = field(default_factory=dict)
+    # names of includable files (root.hcl, a parent terragrunt.hcl) with an exclude block or skip:
+    # a unit whose text names none of them cannot inherit one
+    excluding_parents: frozenset[str] = frozenset()
     _documents: dict[Path, dict[str, Any]] = field(default_factory=dict)
+    _texts: dict[Path, str] = field(default_factory=dict)
 
     def rel(self, path: Path) -> str:
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return path.as_posix()
+
+    def text(self, path: Path) -> str:
+        """A file's text for the literal pre-filters ("" when unreadable: the parse says why)."""
+        if path not in self._texts:
+            try:
+                self._texts[path] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                self._texts[path] = ""
+        return self._texts[path]
+
+    def may_exclude(self, path: Path) -> bool:
+        text = self.text(path)
+        return ("exclude" in text or "skip" in text) and _MAY_EXCLUDE.search(text) is not None
+
+    def may_inherit_exclude(self, path: Path) -> bool:
+        text = self.text(path)
+        if "include" not in text or not self.excluding_parents:
+            return False
+        bare = "terragrunt.hcl" in self.excluding_parents and bool(_BARE_FIND.search(text))
+        return bare or any(name in text for name in self.excluding_parents)
+
+    def may_include_config(self, path: Path) -> bool:
+        """Whether the file's includes could name a terragrunt.hcl (by name, or by default)."""
+        text = self.text(path)
+        return "terragrunt.hcl" in text or (
+            "find_in_parent_folders(" in text and bool(_BARE_FIND.search(text))
+        )
 
     def document(self, path: Path) -> dict[str, Any]:
         """A parsed config: `hcl2.loads`'s shape, JSON strings turned into HCL templates."""
@@ -158,10 +199,12 @@ def _text(raw: Any) -> str:
 # ---- include graph ----
 
 
-def include_targets(config: Path, found: Found) -> list[Path]:
-    """The files a config includes, resolved from its directory; an unknown path is a warning."""
+def include_targets(config: Path, found: Found, unit_dir: Path | None = None) -> list[Path]:
+    """The files a config includes, evaluated from the unit's directory (a generated Stacks unit
+    reads its source's config from where it is generated); an unknown path is a warning."""
+    unit_dir = config.parent if unit_dir is None else unit_dir
     document = found.document(config)
-    scope = Scope(config.parent, found.repo_root, locals_of(document), environ=found.environ)
+    scope = Scope(unit_dir, found.repo_root, locals_of(document), environ=found.environ)
     targets = []
     for label, body in blocks(document, "include"):
         if "path" not in body:
@@ -172,7 +215,7 @@ def include_targets(config: Path, found: Found) -> list[Path]:
             name = f' "{label}"' if label else ""
             found.warnings.append(f"{found.rel(config)}: include{name} path unknown ({error})")
             continue
-        target = Path(os.path.normpath(config.parent / str(value)))
+        target = Path(os.path.normpath(unit_dir / str(value)))
         targets.append(target)
     return targets
 
@@ -184,22 +227,32 @@ def include_targets(config: Path, found: Found) -> list[Path]:
 class Exclusion:
     reason: str | None = None  # why the unit is left out of plans
     notes: tuple[str, ...] = ()  # what could not be decided (the unit is planned)
+    dependencies: bool = False  # exclude_dependencies = true: its direct dependencies are out too
 
 
 def exclusion(
     config: Path, unit_dir: Path, found: Found, values: Mapping[str, Any] | None = None
 ) -> Exclusion:
     """Whether `run --all plan` would leave the unit out: its own block, else its parents'."""
-    parents = [t for t in include_targets(config, found) if t.is_file()]
-    for source in (config, *parents):
-        try:
-            document = found.document(source)
-        except ConfigReadError:
-            continue
-        scope = Scope(unit_dir, found.repo_root, locals_of(document), values, found.environ)
-        result = _exclude_block(source, document, scope, found) or _skip(source, document, scope, found)
-        if result is not None:
-            return result
+    inherits = found.may_inherit_exclude(config)
+    if not found.may_exclude(config) and not inherits:
+        return Exclusion()
+    parents = [t for t in include_targets(config, found, unit_dir) if t.is_file()] if inherits else []
+    # the exclude block and `skip` merge separately, the child's over its parents' (include.go)
+    for check in (_exclude_block, _skip):
+        for source in (config, *parents):
+            if not found.may_exclude(source):
+                continue
+            try:
+                document = found.document(source)
+            except ConfigReadError:
+                continue
+            scope = Scope(unit_dir, found.repo_root, locals_of(document), values, found.environ)
+            result = check(source, document, scope, found)
+            if result is not None:
+                if result.reason or result.notes or check is _skip:
+                    return result
+                break  # a block that does not exclude plans: the next check may still
     return Exclusion()
 
 
@@ -225,7 +278,12 @@ def _exclude_block(source: Path, document: Mapping[str, Any], scope: Scope, foun
     if isinstance(condition, str) and condition.lower() in ("true", "false"):
         condition = condition.lower() == "true"  # Terragrunt parses a string `if` like ParseBool
     if condition is True:
-        return Exclusion(reason=f"exclude block in {where} (if = {_text(body['if'])}, actions {listed})")
+        try:
+            dependencies = evaluate(body.get("exclude_dependencies", False), scope) is True
+        except Unknown:
+            dependencies = False
+        reason = f"exclude block in {where} (if = {_text(body['if'])}, actions {listed})"
+        return Exclusion(reason=reason, dependencies=dependencies)
     return Exclusion()
 
 
@@ -247,18 +305,19 @@ def _skip(source: Path, document: Mapping[str, Any], scope: Scope, found: Found)
 # ---- units ----
 
 
-def units(configs: Sequence[Path], stack_files: Sequence[Path], found: Found) -> list[Stack]:
+def units(
+    configs: Sequence[Path], stack_files: Sequence[Path], hcl_files: Sequence[Path], found: Found
+) -> list[Stack]:
     """Every unit: the Stacks units, then the directories with a config that is neither included by
-    another config nor the local source of a stack's `unit` (a catalog template)."""
+    another config nor the local source of a stack's `unit` (a catalog template). `hcl_files` are
+    the other `*.hcl` files under the root: an include parent among them may exclude its children."""
+    find_parents(configs, found)
+    found.excluding_parents = frozenset(
+        path.name for path in (*hcl_files, *found.parents) if found.may_exclude(path)
+    )
     generated = [unit for stack_file in stack_files for unit in stack_units(stack_file, found)]
     # a catalog's stack file, used as a nested stack's source, is generated only through its user
     result = [unit for unit in generated if unit.stack_files[0] not in found.sources]
-    config_set = set(configs)
-    for config in configs:
-        try:
-            found.parents.update(t for t in include_targets(config, found) if t in config_set)
-        except ConfigReadError as error:
-            found.warnings.append(str(error))
     for config in configs:
         if config in found.parents or config.parent in found.sources:
             continue
@@ -266,6 +325,8 @@ def units(configs: Sequence[Path], stack_files: Sequence[Path], found: Found) ->
             excluded = exclusion(config, config.parent, found)
         except ConfigReadError as error:
             excluded = Exclusion(notes=(str(error),))
+        if excluded.dependencies:
+            found.excludes_dependencies[config.parent] = config
         result.append(
             Stack(
                 id=found.rel(config.parent) or ".",
@@ -276,7 +337,81 @@ def units(configs: Sequence[Path], stack_files: Sequence[Path], found: Found) ->
                 notes=excluded.notes,
             )
         )
-    return result
+    return _exclude_dependencies(result, found)
+
+
+def find_parents(configs: Sequence[Path], found: Found) -> None:
+    """The configs other configs include, parsing only as many includers as the answer needs.
+
+    Only a config whose text names a terragrunt.hcl, or calls find_in_parent_folders() bare, can
+    include one. A config can be included by those below it (find_in_parent_folders) or by those
+    naming its directory (`../common/terragrunt.hcl`): they are parsed nearest first, until one
+    includes it. In a legacy layout, one parse settles the root terragrunt.hcl for every unit.
+    """
+    includers = [config for config in configs if found.may_include_config(config)]
+    below: dict[Path, list[Path]] = defaultdict(list)
+    naming: dict[str, list[Path]] = defaultdict(list)
+    for includer in includers:
+        for directory in includer.parent.parents:
+            below[directory].append(includer)
+        for name in {match.group(1) for match in _NAMED_CONFIG.finditer(found.text(includer))}:
+            naming[name].append(includer)
+    config_set = set(configs)
+    parsed: set[Path] = set()
+    # a computed directory (`${local.dir}/terragrunt.hcl`) could be anywhere: parsed up front
+    for includer in includers:
+        if "}/terragrunt.hcl" in found.text(includer):
+            parsed.add(includer)
+            _record_parents(includer, config_set, found)
+    for candidate in configs:
+        nearest = sorted(below.get(candidate.parent, []), key=lambda path: len(path.parts))
+        for includer in (*nearest, *naming.get(candidate.parent.name, [])):
+            if candidate in found.parents:
+                break
+            if includer in parsed or includer == candidate:
+                continue
+            parsed.add(includer)
+            _record_parents(includer, config_set, found)
+
+
+def _record_parents(includer: Path, configs: set[Path], found: Found) -> None:
+    try:
+        found.parents.update(target for target in include_targets(includer, found) if target in configs)
+    except ConfigReadError as error:
+        found.warnings.append(str(error))
+
+
+def _exclude_dependencies(units: list[Stack], found: Found) -> list[Stack]:
+    """`exclude_dependencies = true` also leaves out the unit's direct dependencies, as
+    applyExcludeModules does (internal/discovery/discovery.go, v0.99.4)."""
+    reasons: dict[Path, str] = {}
+    for unit_dir, config in found.excludes_dependencies.items():
+        for dependency in dependency_dirs(config, unit_dir, found):
+            reasons.setdefault(
+                dependency, f"a dependency of {found.rel(unit_dir)}, excluded with exclude_dependencies"
+            )
+    return [
+        replace(unit, excluded=reasons[unit.path]) if unit.excluded is None and unit.path in reasons else unit
+        for unit in units
+    ]
+
+
+def dependency_dirs(config: Path, unit_dir: Path, found: Found) -> list[Path]:
+    """The directories of a unit's `dependency` blocks and `dependencies { paths }`, when known."""
+    document = found.document(config)
+    scope = Scope(unit_dir, found.repo_root, locals_of(document), environ=found.environ)
+    raw: list[Any] = [
+        body["config_path"] for _, body in blocks(document, "dependency") if "config_path" in body
+    ]
+    for _, body in blocks(document, "dependencies"):
+        raw.extend(body.get("paths", []) if isinstance(body.get("paths"), list) else [])
+    dirs = []
+    for item in raw:
+        try:
+            dirs.append(Path(os.path.normpath(unit_dir / str(evaluate(item, scope)))))
+        except Unknown as error:
+            found.warnings.append(f"{found.rel(config)}: dependency path unknown ({error})")
+    return dirs
 
 
 def stack_units(
@@ -385,6 +520,8 @@ def _stack_unit(
             excluded = exclusion(config, dest, found, values)
         except ConfigReadError as error:
             excluded = Exclusion(notes=(str(error),))
+        if excluded.dependencies:
+            found.excludes_dependencies[dest] = config
     return Stack(
         id=found.rel(dest),
         path=dest,

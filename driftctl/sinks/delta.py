@@ -7,11 +7,11 @@ merged view, but this run learned nothing about it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from driftctl.history.merge import MergedState, drift_first_seen
 from driftctl.model import ErrorKind, PlanResult, ResourceChange, ResourceCounts, StackSeries, State
-from driftctl.state import drift_first_seen
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,9 @@ class Delta:
         return self.newly_errored + self.still_errored
 
 
-def delta(
-    previous: Mapping[str, StackSeries],
-    merged: Mapping[str, StackSeries],
-    results: Sequence[PlanResult],
-    now: float,
-) -> Delta:
+def delta(state: MergedState, results: Sequence[PlanResult]) -> Delta:
     """Sorts this run's stacks into what is news and what is not, by stack id."""
+    previous, merged, now = state.previous, state.series, state.now
     newly: list[Drift] = []
     still: list[Drift] = []
     resolved: list[str] = []

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from driftctl.model import RunReport, StackSeries
+from driftctl.history.merge import MergedState
+from driftctl.model import RunReport
 from driftctl.report import to_markdown
 from driftctl.sinks import slack
 from driftctl.sinks.ci import RunContext
@@ -92,12 +93,11 @@ def forge_settings(
 def notify(
     options: NotifyOptions,
     run: RunReport,
-    previous: Mapping[str, StackSeries],
-    merged: Mapping[str, StackSeries],
+    merged: MergedState,
     context: RunContext,
 ) -> NotifyOutcome:
-    """Tells people about the run; never raises for a sink that fails (see `errors`)."""
-    news = delta(previous, merged, run.results, run.finished_at.timestamp())
+    """Tells people about the run from the merged state; never raises for a sink that fails (see `errors`)."""
+    news = delta(merged, run.results)
     errors: list[str] = []
     synced: SyncOutcome | None = None
     comment: str | None = None

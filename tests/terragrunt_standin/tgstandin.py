@@ -82,11 +82,12 @@ Reproduced faithfully
   `.terragrunt-stack-manifest` per directory whose files the next copy deletes first
   (internal/util/file.go CopyFolderContentsWithFilter). A unit must then hold `terragrunt.hcl`, a
   stack `terragrunt.stack.hcl` ("Validation failed for ..."). `values` are written to
-  `terragrunt.values.hcl` beside it (writeValues: a comment line, keys sorted, formatted as
-  hclwrite's File.Bytes). A stack file sees `local.*` and, when its dir holds a values file,
-  `values.*`; a unit's terragrunt.hcl (and its include parents) see `values.*` from the
-  `terragrunt.values.hcl` beside it (pkg/config/config.go ReadValues) -- without one, `values` is an
-  unknown variable. No stack files: WARN "No stack files found in <dir> Nothing to generate.", exit 0.
+  `terragrunt.values.hcl` beside it (writeValues: a comment line, keys sorted; hclwrite's
+  File.WriteTo runs its format pass: 2-space indents, `=` aligned across one-line attributes).
+  A stack file sees `local.*` and, when its dir holds a values file, `values.*`; a unit's
+  terragrunt.hcl (and its include parents) see `values.*` from the `terragrunt.values.hcl`
+  beside it (pkg/config/config.go ReadValues) -- without one, `values` is an unknown variable.
+  No stack files: WARN "No stack files found in <dir> Nothing to generate.", exit 0.
 * `skip`: an attribute until v0.92.x (config/config.go `Skip *bool hcl:"skip,attr"`; a single-unit
   run logs "Skipping terragrunt module ... due to skip = true." and exits 0: cli/commands/run/run.go),
   removed in v0.93.0, so v0.99.4 rejects it: `Unsupported argument; An argument named "skip" is not

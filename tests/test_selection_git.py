@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from driftctl import git
-from driftctl.git import Change
+from driftctl.selection import git
+from driftctl.selection.git import Change
 
 
 def isolate_git(monkeypatch: pytest.MonkeyPatch) -> None:

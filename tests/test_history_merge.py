@@ -1,17 +1,39 @@
-"""driftctl.state: the merge rules that keep drift first-seen times across runs."""
+"""driftctl.history.merge: the merge rules that keep drift first-seen times across runs."""
 
 from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 from functools import partial
 
-from factories import plan_result
+import pytest
+from factories import plan_result, report_at
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftctl.model import PlanResult, ResourceCounts, StackSeries, State
-from driftctl.state import age_hours, count_states, drift_first_seen, merge, valid_timestamp
+from driftctl.history.merge import (
+    ResetRefused,
+    StateCounts,
+    age_hours,
+    check_drops,
+    count_states,
+    drift_first_seen,
+    merge,
+    merge_run,
+    valid_timestamp,
+)
+from driftctl.model import (
+    CheckResult,
+    ErrorKind,
+    PlanError,
+    PlanResult,
+    ResourceChange,
+    ResourceCounts,
+    RunReport,
+    StackSeries,
+    State,
+)
 
 NOW = 1_800_000_000.0
 EARLIER = 1_700_000_000.0
@@ -225,3 +247,69 @@ def test_age_is_hours_since_first_seen_and_never_negative() -> None:
     assert age_hours(series("a", State.DRIFTED, NOW - 7200), NOW) == 2.0
     assert age_hours(series("a", State.DRIFTED, NOW + 7200), NOW) == 0.0
     assert age_hours(series("a", State.CLEAN), NOW) is None
+
+
+# --- the merged state every sink reads, and the guard against wiping the store ---------------------
+
+
+def _run(results: list[PlanResult], known: set[str] | None = None) -> RunReport:
+    return report_at(results, NOW, took=60, known=known)
+
+
+def test_merge_run_keeps_both_sides_for_the_sinks() -> None:
+    previous = {
+        "a": StackSeries("a", State.DRIFTED, EARLIER),
+        "b": StackSeries("b", State.CLEAN, None),
+        "gone": StackSeries("gone", State.CLEAN, None),
+    }
+    merged = merge_run(
+        previous, _run([plan_result("a", State.CLEAN), plan_result("b", State.DRIFTED)], {"a", "b"})
+    )
+    assert merged.now == NOW and merged.dropped == ("gone",)
+    assert [(s, before and before.state, after and after.state) for s, before, after in merged.pairs()] == [
+        ("a", State.DRIFTED, State.CLEAN),
+        ("b", State.CLEAN, State.DRIFTED),
+        ("gone", State.CLEAN, None),
+    ]
+    assert merged.counts == StateCounts(clean=1, drifted=1, errored=0)
+
+
+def test_an_errored_plan_records_its_kind_and_carries_the_last_counts() -> None:
+    previous = {"a": StackSeries("a", State.DRIFTED, EARLIER, outside=2, checks_failing=1)}
+    failed = plan_result("a", State.ERRORED, error=PlanError(ErrorKind.LOCK, "locked"))
+    after = merge_run(previous, _run([failed])).series["a"]
+    assert (after.error_kind, after.outside, after.checks_failing, after.first_seen) == (
+        ErrorKind.LOCK,
+        2,
+        1,
+        EARLIER,
+    )
+    cleaned = merge_run({"a": after}, _run([plan_result("a", State.CLEAN)])).series["a"]
+    assert (cleaned.error_kind, cleaned.outside, cleaned.checks_failing) == (None, 0, 0)
+
+
+def test_a_merge_that_drops_more_than_half_of_the_stacks_needs_allow_reset() -> None:
+    previous = {s: StackSeries(s, State.DRIFTED, EARLIER) for s in ("a", "b", "c", "d")}
+    half = merge_run(previous, _run([plan_result("a", State.DRIFTED)], {"a", "b"}))
+    check_drops(half, allow_reset=False)  # two of four: a reorganisation, allowed
+    most = merge_run(previous, _run([plan_result("a", State.DRIFTED)], {"a"}))
+    with pytest.raises(ResetRefused, match=r"would drop 3 of the 4 stacks held \(e.g. 'b', 'c', 'd'\)"):
+        check_drops(most, allow_reset=False)
+    check_drops(most, allow_reset=True)
+    check_drops(merge_run({}, _run([])), allow_reset=False)  # nothing held, nothing to lose
+
+
+def test_outside_changes_and_failing_checks_are_published_and_carried_through_errors() -> None:
+    outside = (
+        ResourceChange("aws_instance.a", "update", "aws_instance", outside=True),
+        ResourceChange("aws_instance.b", "delete", "aws_instance", outside=True, ignored_by="known"),
+    )
+    checked = replace(plan("a", State.CLEAN), outside=outside, checks=(CheckResult("check.h", "fail"),))
+
+    clean = merge({}, [checked], NOW, {"a"})
+    errored = merge(clean, [plan("a", State.ERRORED)], NOW + 60, {"a"})
+    drifted = merge(errored, [plan("a", State.DRIFTED)], NOW + 120, {"a"})
+
+    assert (clean["a"].outside, clean["a"].checks_failing) == (1, 1)  # the ignored one is not counted
+    assert (errored["a"].outside, errored["a"].checks_failing) == (1, 1)
+    assert (drifted["a"].outside, drifted["a"].checks_failing) == (0, 0)

@@ -1,10 +1,16 @@
-"""Publishing a run to the Prometheus Pushgateway: read the group back, merge, replace it in one PUT.
+"""The Prometheus Pushgateway as a store: read the group back, merge, replace it in one PUT.
 
-The Pushgateway is the only place the previous runs' first-seen times live, so the order matters:
-if the read-back fails, pushing would overwrite every stack's drift age with "now". We refuse to push
-then, unless the caller explicitly allows that reset. The push is one PUT of the whole group, which the
-gateway applies atomically: Prometheus never scrapes a half-updated run, and stacks that are gone from
-the repository disappear with the old group.
+With `--push` the gateway is where the previous runs' first-seen times are authoritative, so the order
+matters: if the read-back fails, pushing would overwrite every stack's drift age with "now". We refuse
+to push then, unless the caller explicitly allows that reset. The push is one PUT of the whole group,
+which the gateway applies atomically: Prometheus never scrapes a half-updated run, and stacks that are
+gone from the repository disappear with the old group.
+
+The gateway has no conditional PUT, so two runs on one group could each read the group and the later
+PUT would erase what the earlier one added. Just before the PUT the group is read again: if its
+`push_time_seconds` moved since the read-back, another run pushed, and the merge is done again on
+what that run left (a bounded number of times, then we fail loudly). What remains is the window
+between that last read and the PUT, a few milliseconds instead of the whole merge.
 
 Credentials (basic auth, bearer token, or user:password@ in the URL) never reach a message, a log line
 or a repr: URLs are rebuilt without userinfo and every message is scrubbed of the secret values.
@@ -18,7 +24,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
+from driftctl.history.merge import MergedState, StateCounts, merge_run
+from driftctl.history.store import Interrupted, Update
 from driftctl.metrics import (
     ExpositionError,
     MetricsParseError,
@@ -34,7 +42,6 @@ from driftctl.metrics import (
     series_from_group,
 )
 from driftctl.model import RunReport, StackSeries
-from driftctl.state import StateCounts, count_states, merge
 
 DEFAULT_JOB = "drift-detection"
 MASK = "***"
@@ -49,6 +56,10 @@ _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]*$")
 _URL_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 _MIN_REQUEST_TIMEOUT = 0.5  # seconds; a request with less time than that left is not worth sending
 _SNIPPET_CHARS = 200
+# A response body larger than this is refused unread: a 600 MB answer took driftctl to 658 MB RSS.
+# A 10,000-stack group is about 9 MB in the JSON API (benchmarks/bench_push.py).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+MERGE_ATTEMPTS = 3  # read-back + merge rounds while other runs keep pushing to the same group
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +80,10 @@ class PushError(PushgatewayError):
     """The push failed, after retries where a retry could help."""
 
 
+class PushInterrupted(Interrupted):
+    """Ctrl-C or SIGTERM while the PUT was in flight: the gateway may or may not have applied it."""
+
+
 @dataclass(frozen=True, repr=False)
 class PushOptions:
     """Everything needed to talk to one Pushgateway group. `repr()` masks the credentials."""
@@ -86,6 +101,7 @@ class PushOptions:
     attempts: int = 3  # per request, the first one included
     retry_budget_seconds: float = 30.0  # wall-clock bound over all attempts of one request
     backoff_seconds: float = 1.0  # first pause between attempts; doubles after each
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -103,6 +119,7 @@ class ReadBack:
 
     series: dict[str, StackSeries]
     found: bool  # False: no such group yet, i.e. the first run
+    push_time: str | None = None  # the group's push_time_seconds as the gateway wrote it
 
 
 @dataclass(frozen=True)
@@ -113,14 +130,44 @@ class PushReceipt:
 
 @dataclass(frozen=True)
 class PublishOutcome:
-    series: dict[str, StackSeries]  # the merged view that was (or would have been) pushed
-    counts: StateCounts
+    merged: MergedState  # the merged view that was (or would have been) pushed
     exposition: bytes
     pushed: bool
     previous_found: bool
     # the read-back failure that `allow_reset` pushed over; None when the read-back worked
     reset_reason: str | None = None
     push_attempts: int = 0
+    merges: int = 1  # more than 1 when another run pushed to the group meanwhile
+
+    @property
+    def series(self) -> Mapping[str, StackSeries]:
+        return self.merged.series
+
+    @property
+    def counts(self) -> StateCounts:
+        return self.merged.counts
+
+
+class PushgatewayStore:
+    """The `Store` interface over one Pushgateway group."""
+
+    def __init__(self, options: PushOptions, version: str) -> None:
+        self.options = options
+        self.version = version
+
+    @property
+    def name(self) -> str:
+        return redact_url(self.options.url or "(no Pushgateway URL)")
+
+    def load(self) -> dict[str, StackSeries]:
+        return read_back(self.options).series
+
+    def commit(self, run: RunReport, update: Update) -> MergedState:
+        return self.publish(run, update).merged
+
+    def publish(self, run: RunReport, update: Update, now: float | None = None) -> PublishOutcome:
+        """`commit`, with what a caller may show of it: the exposition (a dry run prints it), attempts."""
+        return publish(self.options, run, update, version=self.version, now=now)
 
 
 # --- the front door -------------------------------------------------------------------------------
@@ -129,33 +176,65 @@ class PublishOutcome:
 def publish(
     options: PushOptions,
     report: RunReport,
-    known_stacks: Collection[str] | None,
+    update: Update | None = None,
     *,
     version: str,
     now: float | None = None,
 ) -> PublishOutcome:
     """Read the group back, merge this run into it, and replace it in one PUT (or not, on dry run).
 
-    `known_stacks` is every stack id still in the repository (see `state.merge`). `now` defaults to
-    when the run finished. Raises `ReadBackError`, `PushError` or `PushgatewayConfigError`.
+    `update` turns what the group holds into the merged state to push; by default the plain merge of
+    `report` (whose `known` and `removed` decide which stacks are forgotten). `now` defaults to when the
+    run finished. Raises `ReadBackError`, `PushError`, `PushgatewayConfigError` or what `update` raises.
     """
-    now = report.finished_at.timestamp() if now is None else now
+    at = report.finished_at.timestamp() if now is None else now
+    if update is None:
+        update = lambda previous: merge_run(previous, report, at)  # noqa: E731
     if options.url is None and not options.dry_run:
         raise PushgatewayConfigError("no Pushgateway URL is configured")
     with _client(options) as client:
-        previous, reset_reason = _previous(client, options)
-        merged = merge(previous.series, report.results, now, known_stacks, report.removed)
-        body = _exposition(merged, _run_info(report, now, version))
-        receipt = None if options.dry_run else _push(client, options, body)
+        for merges in range(1, MERGE_ATTEMPTS + 1):
+            previous, reset_reason = _previous(client, options)
+            merged = update(previous.series)
+            body = _exposition(merged.series, _run_info(report, at, version))
+            if options.dry_run:
+                return _outcome(merged, body, previous, reset_reason, None, merges)
+            if reset_reason is not None or _unchanged(client, options, previous):
+                receipt = _push(client, options, body)
+                return _outcome(merged, body, previous, reset_reason, receipt, merges)
+            log.warning("another run pushed to the Pushgateway group meanwhile; merging again")
+    raise PushError(
+        f"another run pushed to the Pushgateway group during each of {MERGE_ATTEMPTS} read-back and "
+        "merge rounds; not pushing, so that neither run's first-seen times are overwritten"
+    )
+
+
+def _outcome(
+    merged: MergedState,
+    body: bytes,
+    previous: ReadBack,
+    reset_reason: str | None,
+    receipt: PushReceipt | None,
+    merges: int,
+) -> PublishOutcome:
     return PublishOutcome(
-        series=merged,
-        counts=count_states(merged.values()),
+        merged=merged,
         exposition=body,
         pushed=receipt is not None,
         previous_found=previous.found,
         reset_reason=reset_reason,
         push_attempts=receipt.attempts if receipt is not None else 0,
+        merges=merges,
     )
+
+
+def _unchanged(client: httpx.Client, options: PushOptions, previous: ReadBack) -> bool:
+    """True when the group was not pushed to since `previous` was read (the check before the PUT)."""
+    try:
+        again = _read_back(client, options)
+    except ReadBackError as error:
+        raise ReadBackError(f"{error} (reading the group again before the push)") from None
+    return (again.found, again.push_time) == (previous.found, previous.push_time)
 
 
 def _previous(client: httpx.Client, options: PushOptions) -> tuple[ReadBack, str | None]:
@@ -204,7 +283,7 @@ def _read_back(client: httpx.Client, options: PushOptions) -> ReadBack:
     if exchange.response is None or exchange.response.status_code != httpx.codes.OK:
         raise ReadBackError(_refusal(endpoint, f"GET {url} {_failure(exchange, endpoint)}"))
     try:
-        return _select_group(exchange.response.content, _group_labels(options))
+        return _select_group(exchange.body, _group_labels(options))
     except MetricsParseError as error:
         raise ReadBackError(_refusal(endpoint, f"GET {url} returned {error}")) from None
 
@@ -212,7 +291,12 @@ def _read_back(client: httpx.Client, options: PushOptions) -> ReadBack:
 def _push(client: httpx.Client, options: PushOptions, body: bytes) -> PushReceipt:
     endpoint = _endpoint(options)
     url = endpoint.base + group_path(options.job, options.grouping_labels)
-    exchange = _send(client, options, endpoint, "PUT", url, body)
+    try:
+        exchange = _send(client, options, endpoint, "PUT", url, body)
+    except KeyboardInterrupt:
+        raise PushInterrupted(
+            endpoint.scrub(f"interrupted during PUT {url}: the push may have landed; check the group")
+        ) from None
     response = exchange.response
     if response is None or not response.is_success:
         raise PushError(endpoint.scrub(f"Pushgateway push failed: PUT {url} {_failure(exchange, endpoint)}"))
@@ -233,8 +317,16 @@ def _select_group(content: bytes, labels: Mapping[str, str]) -> ReadBack:
     """The group whose labels are exactly job + grouping labels, from `GET /api/v1/metrics`."""
     for group in _groups(content):
         if group.get("labels") == labels:
-            return ReadBack(series_from_group(group), found=True)
+            return ReadBack(series_from_group(group), found=True, push_time=_push_time(group))
     return ReadBack({}, found=False)
+
+
+def _push_time(group: Mapping[str, Any]) -> str | None:
+    family = group.get("push_time_seconds")
+    metrics = family.get("metrics") if isinstance(family, Mapping) else None
+    if not isinstance(metrics, list) or not metrics or not isinstance(metrics[0], Mapping):
+        return None
+    return str(metrics[0].get("value"))
 
 
 def _groups(content: bytes) -> list[Mapping[str, Any]]:
@@ -302,7 +394,11 @@ class _Endpoint:
 def _endpoint(options: PushOptions) -> _Endpoint:
     if options.url is None:
         raise PushgatewayConfigError("no Pushgateway URL is configured")
-    parts = urlsplit(options.url)
+    try:
+        parts = urlsplit(options.url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number in 0-65535)
+    except ValueError as error:  # `http://[::1` (unclosed IPv6 bracket), `http://h:99999`
+        raise PushgatewayConfigError(f"Pushgateway URL {redact_url(options.url)!r}: {error}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PushgatewayConfigError(f"Pushgateway URL {redact_url(options.url)!r} is not an http(s) URL")
     if parts.query or parts.fragment:
@@ -380,6 +476,8 @@ class _Exchange:
     response: httpx.Response | None
     error: str | None
     attempts: int
+    body: bytes = b""  # the response's body, at most `max_response_bytes` of it
+    final: bool = False  # a failure that another attempt would only repeat
 
 
 def _send(
@@ -397,7 +495,8 @@ def _send(
     attempt = 0
     while True:
         attempt += 1
-        exchange = _attempt(client, method, url, body, headers, _request_timeout(options, deadline), attempt)
+        timeout = _request_timeout(options, deadline)
+        exchange = _attempt(client, method, url, body, headers, timeout, attempt, options.max_response_bytes)
         if not _worth_retrying(exchange) or attempt >= options.attempts:
             return exchange
         if time.monotonic() + pause + _MIN_REQUEST_TIMEOUT > deadline:
@@ -416,12 +515,34 @@ def _attempt(
     headers: dict[str, str] | None,
     timeout: float,
     attempt: int,
+    max_bytes: int,
 ) -> _Exchange:
     try:
-        response = client.request(method, url, content=body, headers=headers, timeout=timeout)
+        with client.stream(method, url, content=body, headers=headers, timeout=timeout) as response:
+            return _Exchange(response, None, attempt, _read_at_most(response, max_bytes))
     except httpx.HTTPError as error:  # connection refused, TLS, timeouts, broken connections
         return _Exchange(None, f"{type(error).__name__}: {error}", attempt)
-    return _Exchange(response, None, attempt)
+    except _TooLarge as error:
+        return _Exchange(None, str(error), attempt, final=True)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_at_most(response: httpx.Response, max_bytes: int) -> bytes:
+    """The body, read in chunks and refused as soon as it passes `max_bytes` (never held whole)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _TooLarge(f"response body of {int(declared)} bytes is over the limit of {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _TooLarge(f"response body is over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _request_timeout(options: PushOptions, deadline: float) -> float:
@@ -430,6 +551,8 @@ def _request_timeout(options: PushOptions, deadline: float) -> float:
 
 
 def _worth_retrying(exchange: _Exchange) -> bool:
+    if exchange.final:
+        return False
     if exchange.response is None:
         return True
     status = exchange.response.status_code
@@ -447,7 +570,7 @@ def _failure(exchange: _Exchange, endpoint: _Endpoint) -> str:
     tries = f" (after {exchange.attempts} attempts)" if exchange.attempts > 1 else ""
     if exchange.response is None:
         return f"failed: {exchange.error}{tries}"
-    detail = _snippet(exchange.response.content)
+    detail = _snippet(exchange.body)
     said = f": {detail}" if detail else ""
     return endpoint.scrub(f"returned HTTP {exchange.response.status_code}{said}{tries}")
 

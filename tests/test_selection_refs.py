@@ -6,8 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from driftctl import hcl
-from driftctl.hcl import Call, Dialect, FileRefs, IncludeLocal, Lit, LocalVar, Opaque, ParseFailure, RefKind
+from driftctl.selection import refs as hcl
+from driftctl.selection.refs import (
+    Call,
+    Dialect,
+    FileRefs,
+    IncludeLocal,
+    Lit,
+    LocalVar,
+    Opaque,
+    ParseFailure,
+    RefKind,
+)
 
 
 def refs(text: str, dialect: Dialect = Dialect.TERRAGRUNT) -> list[tuple[RefKind, hcl.PathExpr, str]]:
@@ -238,3 +248,20 @@ def test_literal_paths_round_trip(path: str) -> None:
     text = f'dependency "x" {{\n  config_path = {_hcl_string(path)}\n}}\n'
     (ref,) = hcl.parse_text(text, Dialect.TERRAGRUNT).refs
     assert ref.expr == ((Lit(path),) if path else ())
+
+
+def test_terragrunt_json_configs_are_read_as_native_syntax() -> None:
+    document = (
+        b'{"include": {"root": {"path": "${find_in_parent_folders(\\"root.hcl\\")}"}},'
+        b' "terraform": {"source": "a\\"b/${local.x}"}, "locals": {"x": "y"}, "inputs": {"n": 1}}'
+    )
+    parsed = hcl.parse_bytes(document, Dialect.TERRAGRUNT_JSON)
+    assert isinstance(parsed, FileRefs)
+    assert [(ref.kind, ref.expr) for ref in parsed.refs] == [
+        (RefKind.INCLUDE, (Call("find_in_parent_folders", ((Lit("root.hcl"),),)),)),
+        (RefKind.SOURCE, (Lit('a"b/'), LocalVar("x"))),
+    ]
+    assert parsed.locals == {"x": (Lit("y"),)}
+    assert hcl.parse_bytes(b"[1]", Dialect.TERRAGRUNT_JSON) == ParseFailure(
+        "cannot parse: a terragrunt.hcl.json document must be an object"
+    )

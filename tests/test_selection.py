@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,12 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_git import GitRepo, isolate_git
+from test_selection_git import GitRepo, isolate_git
 
-from driftctl import changed, git, parse_cache
-from driftctl.changed import StackInputs, Touch, explain_lines, select_changed
 from driftctl.discover import discover
 from driftctl.model import Selection, Stack, Tool
+from driftctl.selection import choose, evaluate, git, select_changed
+from driftctl.selection.choose import Touch, explain_lines
+from driftctl.selection.graph import StackInputs
 
 
 @pytest.fixture(autouse=True)
@@ -355,7 +355,7 @@ def test_dependency_config_path_may_name_the_config_file(infra: GitRepo) -> None
 
 
 def test_an_unparseable_config_falls_back_to_all_naming_the_file(infra: GitRepo) -> None:
-    infra.write("dev/app/terragrunt.hcl", 'include "root" {\n  path = find_in_parent_folders("root.hcl")\n')
+    infra.write("dev/app/terragrunt.hcl", 'terraform {\n  source = "../../modules/vpc"\n')
     infra.commit()
     change(infra, "modules/vpc/main.tf")
     infra.commit()
@@ -368,6 +368,15 @@ def test_an_unparseable_config_falls_back_to_all_naming_the_file(infra: GitRepo)
     assert selection.reasons["prod/vpc"] == ("source modules/vpc <- modules/vpc/main.tf changed",)
     assert selection.reasons["prod/db"][0].startswith("fallback")
     assert explain_lines(selection)[0].startswith("all stacks selected: dev/app/terragrunt.hcl")
+
+
+def test_an_unparseable_config_whose_strings_cannot_name_the_change_needs_no_fallback(infra: GitRepo) -> None:
+    infra.write("dev/app/terragrunt.hcl", 'include "root" {\n  path = find_in_parent_folders("root.hcl")\n')
+    infra.commit()
+    change(infra, "modules/vpc/main.tf")
+    infra.commit()
+    selection = select(infra)
+    assert ids(selection) == ["prod/app", "prod/vpc", "prod/web"] and selection.fallback_reason is None
 
 
 def test_an_unparseable_config_that_is_itself_selected_needs_no_fallback(infra: GitRepo) -> None:
@@ -407,19 +416,37 @@ def test_a_non_literal_path_that_cannot_match_the_change_does_not_matter(infra: 
     assert ids(select(infra)) == ["dev/app"]  # inside the stack: selected directly anyway
 
 
-def test_a_non_literal_source_falls_back_when_a_module_changes(infra: GitRepo) -> None:
+def test_a_non_literal_source_is_matched_only_against_module_directories(infra: GitRepo) -> None:
     stack(infra, "dev/app", source="${local.modules}/app")
     infra.commit()
-    # `<unknown>/app` cannot be modules/db, but the module there may call it
+    # `<unknown>/app` cannot be modules/db, and modules/app does not call it
     change(infra, "modules/db/main.tf")
     infra.commit()
     selection = select(infra)
-    assert selection.fallback_reason is not None and "local.modules" in selection.fallback_reason
-    # a change inside a stack's directory is no module's content
-    change(infra, "prod/web/terragrunt.hcl")
+    assert ids(selection) == ["prod/db"] and selection.fallback_reason is None
+    # modules/subnet is called by modules/vpc, not modules/app: still exact
+    change(infra, "modules/subnet/main.tf")
+    infra.commit()
+    assert select(infra).fallback_reason is None
+    # a stack directory named app is no module
+    infra.write("prod/app/extra.tf", "# overlay\n")
+    infra.commit()
+    assert select(infra).fallback_reason is None
+    change(infra, "modules/app/main.tf")
     infra.commit()
     selection = select(infra)
-    assert ids(selection) == ["prod/web"] and selection.fallback_reason is None
+    assert selection.fallback_reason == (
+        'dev/app/terragrunt.hcl:5: cannot resolve "${local.modules}/app" (local.modules cannot be'
+        " evaluated without running Terragrunt) and it may refer to modules/app, read by dev/app"
+    )
+    assert len(selection.stacks) == 5
+    # a module calling modules/app is reached by the change too
+    module(infra, "modules/app", "../leaf")
+    module(infra, "modules/leaf")
+    infra.commit()
+    change(infra, "modules/leaf/main.tf")
+    infra.commit()
+    assert select(infra).fallback_reason is not None
 
 
 def test_locals_of_a_read_config_are_followed(infra: GitRepo) -> None:
@@ -562,7 +589,7 @@ def test_selection_is_the_reverse_dependency_closure(
         if not more:
             break
         expected |= more
-    selection = changed.select(stacks, inputs, found)
+    selection = choose.select(stacks, inputs, found)
     assert {s.id for s in selection.stacks} == {f"s{n}" for n in expected}
     assert [s.id for s in selection.stacks] == [s.id for s in stacks if s.id in selection.reasons]
     for stack_id, reasons in selection.reasons.items():
@@ -581,42 +608,7 @@ def test_selection_is_the_reverse_dependency_closure(
     ],
 )
 def test_global_patterns(path: str, pattern: str, expected: bool) -> None:
-    assert changed.is_global(path, [pattern]) is expected
-
-
-def test_parse_results_are_kept_in_the_git_directory(infra: GitRepo) -> None:
-    change(infra, "modules/app/main.tf")
-    infra.commit()
-    first = select(infra)
-    store = infra.path / ".git" / "driftctl" / "hcl-refs.json"
-    assert store.is_file()
-    assert select(infra) == first
-    # a stack config edited since is parsed anew: the store is keyed by content
-    stack(infra, "dev/app", source="../../modules/db")
-    infra.commit()
-    change(infra, "modules/app/main.tf")
-    infra.commit()
-    assert ids(select(infra)) == ["prod/app", "prod/web"]
-    assert ids(select(infra, cache=False)) == ["prod/app", "prod/web"]
-
-
-def test_the_cycle_collector_is_paused_only_while_selecting(infra: GitRepo) -> None:
-    change(infra, "modules/app/main.tf")
-    infra.commit()
-    assert gc.isenabled()
-    select(infra)
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), changed._gc_paused():
-        assert not gc.isenabled()
-        raise RuntimeError
-    assert gc.isenabled()
-    gc.disable()  # paused by a caller already: stays paused
-    try:
-        with changed._gc_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
+    assert choose.is_global(path, [pattern]) is expected
 
 
 def test_terraform_root_modules_resolve_relative_reads(tmp_path: Path) -> None:
@@ -639,10 +631,14 @@ def test_terraform_root_modules_resolve_relative_reads(tmp_path: Path) -> None:
     assert selection.reasons["stacks/one"] == ("file shared/policy.json changed",)
 
 
-def test_an_unresolvable_include_falls_back_on_any_change(infra: GitRepo) -> None:
+def test_an_unresolvable_include_falls_back_only_on_what_it_can_name(infra: GitRepo) -> None:
     stack(infra, "dev/app", extra='include "env" {\n  path = "${get_env("ENV_DIR")}/env.hcl"\n}')
     infra.commit()
     change(infra, "docs/README.md")
+    infra.commit()
+    selection = select(infra)
+    assert selection.stacks == () and selection.fallback_reason is None
+    change(infra, "prod/env.hcl")
     infra.commit()
     selection = select(infra)
     assert selection.fallback_reason is not None
@@ -654,21 +650,28 @@ def test_an_unresolvable_include_falls_back_on_any_change(infra: GitRepo) -> Non
     [
         ((None, "/app"), r"(?:.*/)?app", "modules/app", "modules/db"),
         ((None, "/app"), r"(?:.*/)?app", "app", "webapp"),
-        (("../modules/", None), r".*", "anything", None),
-        (("cfg/", None, ".yaml"), r".*\.yaml", "prod/app/cfg/a.yaml", "cfg/a.json"),
-        (("x-", None), r".*", "anything", None),
-        (("", None, "/./x/"), r"(?:.*/)?x", "anything/x", "x/anything"),
+        # the known prefix is kept, resolved against the directory the expression is evaluated in
+        (("../modules/", None), r"prod/modules/.*", "prod/modules/x", "modules/x"),
+        (("cfg/", None, ".yaml"), r"prod/app/cfg/.*\.yaml", "prod/app/cfg/a.yaml", "cfg/a.yaml"),
+        (("x-", None), r"prod/app/x\-.*", "prod/app/x-1", "x-1"),
+        (
+            ("./", None, "/policy.json"),
+            r"prod/app/(?:.*/)?policy\.json",
+            "prod/app/policy.json",
+            "shared/policy.json",
+        ),
+        (("/r/_envcommon/", None, ".hcl"), r"_envcommon/.*\.hcl", "_envcommon/app.hcl", "README.md"),
+        (("/elsewhere/", None), r"\.\./elsewhere/.*", "../elsewhere/x", "elsewhere/x"),
+        # after an unknown part, `..` leaves only what follows it certain
         (("a/", None, "/../b/c"), r"(?:.*/)?b/c", "prod/b/c", "prod/b"),
         ((None, "/app/.."), r".*", "anything", None),
         ((None, "-v2/x"), r".*\-v2/x", "mod-v2/x", "mod-v2/y"),
-        # a known prefix is no anchor: `${local.rel}` may be ../shared
-        (("prod/app/", None, "/policy.json"), r"(?:.*/)?policy\.json", "shared/policy.json", None),
     ],
 )
 def test_patterns_for_partly_known_paths(
     segments: tuple[str | None, ...], expected: str, matching: str, not_matching: str | None
 ) -> None:
-    pattern = changed._pattern(segments)
+    pattern = evaluate.pattern(segments, "/r/prod/app", "/r")
     assert pattern == expected
     assert re.fullmatch(pattern, matching)
     assert not_matching is None or not re.fullmatch(pattern, not_matching)
@@ -696,29 +699,3 @@ def test_find_in_parent_folders_finds_directories_too(infra: GitRepo) -> None:
     change(infra, "prod/net/vpc/terragrunt.hcl")
     infra.commit()
     assert ids(select(infra)) == ["prod/net/edge", "prod/net/vpc"]
-
-
-def test_inputs_built_while_workers_parse_equal_inputs_built_in_order(tmp_path: Path) -> None:
-    root = tmp_path / "live"
-    (root / "modules/m").mkdir(parents=True)
-    (root / "modules/m/main.tf").write_text('module "n" {\n  source = "../n"\n}\n')
-    (root / "root.hcl").write_text('locals {\n  org = "acme"\n}\n')
-    for number in range(150):
-        directory = root / f"s{number:03}"
-        directory.mkdir()
-        dependency = f'dependency "d" {{\n  config_path = "../s{number - 1:03}"\n}}\n' if number else ""
-        (directory / "terragrunt.hcl").write_text(
-            'include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n'
-            f'terraform {{\n  source = "../modules/m"\n}}\n{dependency}'
-            f'inputs = {{\n  n = {number}\n  f = file("x.json")\n}}\n'
-        )
-    stacks = discover(root, Tool.TERRAGRUNT)
-    top = root.resolve().as_posix()
-    serial = changed.DiskFiles(parse_cache.RefCache(workers=1))
-    expected = changed.build_inputs(stacks, changed.GraphBuilder(top, top, serial))
-    files = changed.DiskFiles(parse_cache.RefCache(workers=2))
-    changed.preload_stacks(stacks, top, files)
-    found = changed.build_inputs(stacks, changed.GraphBuilder(top, top, files))
-    files.cache.close()
-    assert list(found.items()) == list(expected.items())
-    assert found["s001"].dependencies == ("s000",)

@@ -1,33 +1,27 @@
-"""The little of Terragrunt/Terraform HCL that changed-stack selection needs: which paths a file refers to.
+"""Reference extraction: which paths a Terragrunt/Terraform file refers to, read with python-hcl2.
 
-A file is read with python-hcl2's raw parse tree (the hcl2 8.x grammar; its rule names are what this
-module walks) and reduced to `FileRefs`: every include, dependency, source, module call and file read,
-each with its path left as an unevaluated `PathExpr`. Evaluation happens in changed.py because the same
-included file means different paths for every stack that includes it (`get_terragrunt_dir()` is the
-including stack's directory).
-
-The parse itself is hcl_parser.py's (python-hcl2's grammar run by a faster loop, or python-hcl2 itself
-when that loop is unavailable or fails); parse results are cached, across files, processes and runs, by
-parse_cache.py.
+A file is parsed with python-hcl2's public `parses_to_tree` (the hcl2 8.x grammar; its rule names are
+what this module walks) and reduced to `FileRefs`: every include, dependency, source, module call and
+file read, each with its path left as an unevaluated `PathExpr`. Evaluation is evaluate.py's, because the
+same included file means different paths for every unit that includes it (`get_terragrunt_dir()` is the
+including unit's directory).
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import hcl2
 from lark import Token, Tree
 
-from driftctl import hcl_parser
-
 
 class Dialect(str, enum.Enum):
     TERRAGRUNT = "terragrunt"  # terragrunt.hcl, root.hcl, anything included or read_terragrunt_config'd
+    TERRAGRUNT_JSON = "terragrunt-json"  # terragrunt.hcl.json: the same blocks in JSON syntax
     TERRAFORM = "terraform"  # *.tf of a stack or a module
     TERRAFORM_JSON = "terraform-json"  # *.tf.json: only module sources are read from it
 
@@ -90,7 +84,14 @@ class Opaque:
     text: str
 
 
-Part = Lit | Call | LocalVar | IncludeLocal | ConfigLocal | Opaque
+@dataclass(frozen=True)
+class ValuesVar:
+    """`values.<name>` in a Stacks unit's config: the `values` its `unit` block passes."""
+
+    name: str
+
+
+Part = Lit | Call | LocalVar | IncludeLocal | ConfigLocal | ValuesVar | Opaque
 # the parts concatenate: `"${get_terragrunt_dir()}/../x"` is (Call("get_terragrunt_dir"), Lit("/../x"))
 PathExpr = tuple[Part, ...]
 
@@ -106,7 +107,10 @@ PATH_FUNCTIONS = frozenset(
         "path_relative_to_include",
         "path_relative_from_include",
         "find_in_parent_folders",
+        "get_path_from_repo_root",
         "dirname",
+        "basename",
+        "get_env",
         "path.module",
         "path.root",
         "read_terragrunt_config",
@@ -150,6 +154,8 @@ class Ref:
 class FileRefs:
     refs: tuple[Ref, ...] = ()
     locals: Mapping[str, PathExpr] = field(default_factory=dict)
+    # a stack file's `unit` blocks: their literal `path` -> the `values` they pass
+    units: Mapping[str, Mapping[str, PathExpr]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,9 @@ _READ_CALL = r"\b(?:" + "|".join(READ_FUNCTIONS) + r")\s*\("
 # A Terragrunt reference needs one of these blocks or a read function; a Terraform one a `module` block
 # (`path.module}` does not match: a block label or `{` must follow the keyword) or a read function.
 _MAY_REFER = {
-    Dialect.TERRAGRUNT: re.compile(r"\b(?:include|dependency|dependencies|terraform|locals)\b|" + _READ_CALL),
+    Dialect.TERRAGRUNT: re.compile(
+        r"\b(?:include|dependency|dependencies|terraform|locals|unit)\b|" + _READ_CALL
+    ),
     Dialect.TERRAFORM: re.compile(r"\bmodule\s*[\"A-Za-z_{]|\blocals\b|" + _READ_CALL),
 }
 # any read function's name, anywhere (a substring test: every call of one has the name in its text)
@@ -183,24 +191,19 @@ _EXPRESSIONS = frozenset({"expr_term", "binary_op", "unary_op", "conditional"})
 _OPAQUE_TOKENS = frozenset({"HEREDOC_TEMPLATE", "HEREDOC_TEMPLATE_TRIM", "TEMPLATE_STRING"})
 
 
-def parse_text(text: str, dialect: Dialect) -> FileRefs:
-    """The references in one file's text; raises HclError when python-hcl2 cannot parse it."""
+def parse_text(text: str, dialect: Dialect, skip: Callable[[str], str] = str) -> FileRefs:
+    """The references in one file's text; raises HclError when python-hcl2 cannot parse it.
+
+    `skip` may blank what cannot hold a reference, keeping offsets: only the rest is parsed.
+    """
     text = text.removeprefix("\ufeff")
     if not _MAY_REFER[dialect].search(text):
         return FileRefs()
-    return _file_refs(parse_tree(text), text, dialect)
+    return _file_refs(parse_tree(skip(text)), text, dialect)
 
 
 def parse_tree(text: str) -> Tree[Token]:
-    """python-hcl2's parse tree of the text (`hcl2.parses_to_tree`), found the fast way when possible.
-
-    Nodes carry no `meta`; `_source` and `_line` work positions out from the tokens. When the fast
-    parser fails for any reason, python-hcl2 parses the text itself: its tree, or its error.
-    """
-    fast = hcl_parser.fast_parser()
-    if fast is not None:
-        with contextlib.suppress(Exception):  # a syntax error, or anything else: python-hcl2 decides
-            return fast.parse(text + "\n")  # parses_to_tree appends a newline too (lark issue 237)
+    """python-hcl2's parse tree of the text; HclError with one line when it cannot parse it."""
     try:
         tree: Tree[Token] = hcl2.parses_to_tree(text)
     except Exception as error:  # lark raises several unrelated types; any of them means "unparseable"
@@ -208,19 +211,95 @@ def parse_tree(text: str) -> Tree[Token]:
     return tree
 
 
-def parse_bytes(data: bytes, dialect: Dialect) -> FileRefs | ParseFailure:
-    """`parse_text` for a file's bytes, with failures as values (this also runs in worker processes)."""
+def parse_bytes(data: bytes, dialect: Dialect, skip: Callable[[str], str] = str) -> FileRefs | ParseFailure:
+    """`parse_text` for a file's bytes, with failures as values."""
     try:
         text = data.decode("utf-8")
         if dialect is Dialect.TERRAFORM_JSON:
             return _json_module_refs(json.loads(text))
-        return parse_text(text, dialect)
+        if dialect is Dialect.TERRAGRUNT_JSON:
+            return parse_text(native_syntax(json.loads(text)), Dialect.TERRAGRUNT)
+        return parse_text(text, dialect, skip)
     except UnicodeDecodeError as error:
         return ParseFailure(f"not UTF-8 ({error.reason} at byte {error.start})")
     except json.JSONDecodeError as error:
         return ParseFailure(f"cannot parse JSON: {error}")
     except HclError as error:
         return ParseFailure(f"cannot parse: {error}")
+
+
+# the blocks of a Terragrunt config that hold references, and whether each level of them is labelled
+_JSON_BLOCKS = {
+    "include": None,
+    "dependency": True,
+    "dependencies": False,
+    "terraform": False,
+    "locals": False,
+}
+
+
+def native_syntax(document: object) -> str:
+    """A `terragrunt.hcl.json` document's reference-holding blocks in native syntax (lines differ).
+
+    In HCL's JSON syntax every string is a template, as a quoted string is in native syntax, so the
+    strings carry over as they are; python-hcl2 then reads the result like any other config.
+    """
+    if not isinstance(document, dict):
+        raise HclError("a terragrunt.hcl.json document must be an object")
+    blocks: list[str] = []
+    for kind, labelled in _JSON_BLOCKS.items():
+        for body in _bodies(document.get(kind)):
+            if labelled is None:  # include: labelled unless its body is the block itself
+                labelled = "path" not in body
+            items = body.items() if labelled else [("", body)]
+            for label, inner in items:
+                for block in _bodies(inner):
+                    name = f" {json.dumps(label)}" if label else ""
+                    attributes = "".join(
+                        f"  {key} = {_native(value)}\n" for key, value in block.items() if key.isidentifier()
+                    )
+                    blocks.append(f"{kind}{name} {{\n{attributes}}}\n")
+    return "".join(blocks)
+
+
+def _template(text: str) -> str:
+    """A JSON string as a quoted native template: literal parts escaped, interpolations as written."""
+    out, depth, quoted, index = ['"'], 0, False, 0
+    while index < len(text):
+        char = text[index]
+        if depth == 0:
+            if text.startswith(("${", "%{"), index) and not text.startswith(("$${", "%%{"), index - 1):
+                out.append(text[index : index + 2])
+                depth, index = 1, index + 2
+                continue
+            out.append({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(char, char))
+        else:  # an expression: copied as written, to its closing brace
+            out.append(char)
+            if quoted:
+                quoted = char != '"' or text[index - 1] == "\\"
+            elif char == '"':
+                quoted = True
+            elif char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+        index += 1
+    return "".join([*out, '"'])
+
+
+def _bodies(value: object) -> list[dict[str, object]]:
+    values = value if isinstance(value, list) else [value]
+    return [item for item in values if isinstance(item, dict)]
+
+
+def _native(value: object) -> str:
+    if isinstance(value, str):
+        return _template(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_native(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_native(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
 
 
 def _json_module_refs(document: object) -> FileRefs:
@@ -245,9 +324,15 @@ def _file_refs(tree: Tree[Token], text: str, dialect: Dialect) -> FileRefs:
         return FileRefs()
     refs: list[Ref] = []
     local_exprs: dict[str, PathExpr] = {}
+    units: dict[str, Mapping[str, PathExpr]] = {}
     for kind, labels, block_body in _blocks(body):
         if kind == "locals":
             local_exprs.update((name, _path_expr(value, text)) for name, value in _attributes(block_body))
+        elif kind == "unit" and dialect is Dialect.TERRAGRUNT:
+            attributes = dict(_attributes(block_body))
+            path = _path_expr(attributes["path"], text) if "path" in attributes else ()
+            if len(path) == 1 and isinstance(path[0], Lit):
+                units[path[0].text] = _object(attributes.get("values"), text)
         elif dialect is Dialect.TERRAGRUNT:
             refs.extend(_terragrunt_block_refs(kind, labels, block_body, text))
         elif kind == "module":
@@ -262,7 +347,26 @@ def _file_refs(tree: Tree[Token], text: str, dialect: Dialect) -> FileRefs:
         if isinstance(item, Tree) and _may_read(item, text):
             refs.extend(_read_calls(item, text))
     # source order (iter_subtrees walks bottom-up), so messages name the first offending line
-    return FileRefs(tuple(sorted(refs, key=lambda ref: ref.line)), local_exprs)
+    return FileRefs(tuple(sorted(refs, key=lambda ref: ref.line)), local_exprs, units)
+
+
+def _object(node: Tree[Token] | None, text: str) -> dict[str, PathExpr]:
+    """An object literal's keys (names or strings) and their expressions; empty for anything else."""
+    inner = _trees(node) if node is not None and node.data == "expr_term" else []
+    if len(inner) != 1 or inner[0].data != "object":
+        return {}
+    found: dict[str, PathExpr] = {}
+    for element in _trees(inner[0]):
+        if element.data != "object_elem":
+            continue
+        key, value = [child for child in _trees(element) if child.data != "new_line_or_comment"][:2]
+        name = _path_expr(_trees(key)[0], text) if _trees(key) else ()
+        written = _dotted(_trees(key)[0]) if _trees(key) else None
+        if written is not None and len(written) == 1:
+            found[written[0]] = _path_expr(value, text)
+        elif len(name) == 1 and isinstance(name[0], Lit):
+            found[name[0].text] = _path_expr(value, text)
+    return found
 
 
 def _terragrunt_block_refs(kind: str, labels: tuple[str, ...], body: Tree[Token], text: str) -> Iterator[Ref]:
@@ -380,6 +484,8 @@ def _traversal(names: tuple[str, ...] | None) -> Part | None:
         return IncludeLocal(names[1], names[3])
     if len(names) == 4 and names[0] == "local" and names[2] == "locals":
         return ConfigLocal(names[1], names[3])
+    if len(names) == 2 and names[0] == "values":
+        return ValuesVar(names[1])
     if names == ("path", "module"):
         return Call("path.module")
     if names in (("path", "root"), ("path", "cwd")):

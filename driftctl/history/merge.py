@@ -1,17 +1,18 @@
-"""What the Pushgateway should hold after a run, given what it held before: pure data in, data out.
+"""What a store should hold after a run, given what it held before: pure data in, data out.
 
-The Pushgateway is driftctl's only memory between runs. Every rule here exists so that one run can
-never silently lose what earlier runs learned: above all *when* a stack's current drift was first
-seen, which is what alerts on "drifted for more than N days" are built on.
+Every store (the Pushgateway, SQLite, PostgreSQL) and every sink (metrics, notifications) reads the
+result of this one merge. Every rule here exists so that one run can never silently lose what earlier
+runs learned: above all *when* a stack's current drift was first seen, which is what alerts on
+"drifted for more than N days" are built on.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from driftctl.model import PlanResult, ResourceCounts, StackSeries, State
+from driftctl.model import ErrorKind, PlanResult, ResourceCounts, RunReport, StackSeries, State
 
 _SECONDS_PER_HOUR = 3600.0
 
@@ -23,6 +24,62 @@ class StateCounts:
     clean: int = 0
     drifted: int = 0
     errored: int = 0
+
+
+@dataclass(frozen=True)
+class MergedState:
+    """A run merged into what the store held before it: the value every sink reads.
+
+    `previous` is what the store held (before the run), `series` what it holds after, both keyed by
+    stack id; `now` is the time the merge stamped new drift with.
+    """
+
+    previous: Mapping[str, StackSeries]
+    series: Mapping[str, StackSeries]
+    now: float
+
+    @property
+    def counts(self) -> StateCounts:
+        return count_states(self.series.values())
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """Stacks the store held that this merge forgets (gone from the repository)."""
+        return tuple(sorted(set(self.previous) - set(self.series)))
+
+    def pairs(self) -> Iterator[tuple[str, StackSeries | None, StackSeries | None]]:
+        """(stack, before, after) for every stack on either side, by stack id: what notifications compare."""
+        for stack in sorted(set(self.previous) | set(self.series)):
+            yield stack, self.previous.get(stack), self.series.get(stack)
+
+
+class ResetRefused(Exception):
+    """The merge would forget most of what the store holds; a wrong root or selection, most likely."""
+
+
+def merge_run(previous: Mapping[str, StackSeries], run: RunReport, now: float | None = None) -> MergedState:
+    """`run` merged into `previous`; `now` defaults to when the run finished."""
+    at = run.finished_at.timestamp() if now is None else now
+    return MergedState(
+        previous=dict(previous), series=merge(previous, run.results, at, run.known, run.removed), now=at
+    )
+
+
+def check_drops(merged: MergedState, allow_reset: bool) -> None:
+    """Raise `ResetRefused` when the merge drops more than half of the stacks held before.
+
+    Forgetting a stack forgets its first-seen time for good, and a run that drops most of them at once
+    is far likelier a wrong `--root`, tool or glob than a repository that lost half its stacks.
+    """
+    dropped = merged.dropped
+    if allow_reset or len(dropped) * 2 <= len(merged.previous):
+        return
+    examples = ", ".join(repr(stack) for stack in dropped[:3])
+    raise ResetRefused(
+        f"this run would drop {len(dropped)} of the {len(merged.previous)} stacks held "
+        f"(e.g. {examples}) with their first-seen times; check --root, --tool and the globs, "
+        "or give --allow-reset"
+    )
 
 
 def merge(
@@ -38,10 +95,14 @@ def merge(
     keeps every previous stack not listed in `removed`. A stack planned this run is always kept, even if
     the caller forgot to list it as known: its result is fresher than any bookkeeping.
     """
+    # sets: a report carries its ids as tuples, and 10,000 lookups in a tuple of 10,000 take seconds
+    known = None if known_stacks is None else frozenset(known_stacks)
+    gone = frozenset(removed)
+    planned = {result.stack.id for result in results}
     merged = {
         stack: _normalized(series, now)
         for stack, series in previous.items()
-        if _still_exists(stack, known_stacks, removed)
+        if stack not in planned and _still_exists(stack, known, gone)
     }
     for result in results:
         stack = result.stack.id
@@ -67,7 +128,14 @@ def _clean(result: PlanResult) -> StackSeries:
         consecutive_errors=0,
         duration_seconds=_duration(result),
         resources=result.resources,
+        outside=_outside(result),
+        checks_failing=len(result.checks),
     )
+
+
+def _outside(result: PlanResult) -> int:
+    """Changes made outside Terraform the last plan did not act on, and no rule ignores."""
+    return sum(1 for c in result.outside if c.ignored_by is None)
 
 
 def _drifted(previous: StackSeries | None, result: PlanResult, now: float) -> StackSeries:
@@ -79,6 +147,8 @@ def _drifted(previous: StackSeries | None, result: PlanResult, now: float) -> St
         consecutive_errors=0,
         duration_seconds=_duration(result),
         resources=result.resources,
+        outside=_outside(result),
+        checks_failing=len(result.checks),
     )
 
 
@@ -92,6 +162,9 @@ def _errored(previous: StackSeries | None, result: PlanResult) -> StackSeries:
         consecutive_errors=_error_streak(previous) + 1,
         duration_seconds=_duration(result),
         resources=previous.resources if previous is not None else ResourceCounts(),
+        outside=previous.outside if previous is not None else 0,
+        checks_failing=previous.checks_failing if previous is not None else 0,
+        error_kind=result.error.kind if result.error is not None else ErrorKind.UNKNOWN,
     )
 
 
@@ -132,14 +205,19 @@ def _still_exists(stack: str, known_stacks: Collection[str] | None, removed: Col
 
 def _normalized(series: StackSeries, now: float) -> StackSeries:
     """A carried (not planned) series made consistent, so a bad read-back cannot break the invariants."""
+    fixed: tuple[float | None, int, ErrorKind | None]
     if series.state is State.CLEAN:
-        return replace(series, first_seen=None, consecutive_errors=0)
-    first_seen = valid_timestamp(series.first_seen)
-    if series.state is State.DRIFTED:
+        fixed = (None, 0, None)
+    elif series.state is State.DRIFTED:
         # Drift without a usable first-seen time (older pusher, corrupt value): start counting now
         # rather than publishing a drifted stack that no age alert can ever see.
-        return replace(series, first_seen=now if first_seen is None else first_seen, consecutive_errors=0)
-    return replace(series, first_seen=first_seen, consecutive_errors=max(series.consecutive_errors, 1))
+        first_seen = valid_timestamp(series.first_seen)
+        fixed = (now if first_seen is None else first_seen, 0, None)
+    else:
+        fixed = (valid_timestamp(series.first_seen), max(series.consecutive_errors, 1), series.error_kind)
+    if (series.first_seen, series.consecutive_errors, series.error_kind) == fixed:
+        return series  # the usual case: a series this merge wrote before; no copy
+    return replace(series, first_seen=fixed[0], consecutive_errors=fixed[1], error_kind=fixed[2])
 
 
 def count_states(series: Iterable[StackSeries]) -> StateCounts:

@@ -1,4 +1,4 @@
-"""The git edge of changed-stack selection: which base to compare with, and which paths changed since.
+"""The git edge of changed-unit selection: which base to compare with, and which paths changed since.
 
 Every call is `git -C <top> ...` without a shell; paths come back NUL-separated (`-z`) so that spaces,
 newlines and non-UTF-8 bytes survive, and are decoded with `os.fsdecode` like any other file name.
@@ -149,12 +149,6 @@ def toplevel(directory: Path) -> Path:
     return Path(os.fsdecode(result.out.rstrip(b"\n")))
 
 
-def common_dir(top: Path) -> Path:
-    """The git directory shared by the repository's worktrees: where driftctl may keep a cache."""
-    path = Path(os.fsdecode(_git(top, "rev-parse", "--git-common-dir").rstrip(b"\n")))
-    return path if path.is_absolute() else top / path
-
-
 def rev_parse(top: Path, revision: str) -> str | None:
     """The commit a revision names, or None when this clone does not have it."""
     if revision.startswith("-"):  # never let a ref be taken for an option
@@ -285,6 +279,13 @@ def _fallback(top: Path, problem: str, deepener: _Deepener, wanted: str) -> _Bas
 
 
 # ---- collecting the changes ----
+
+
+def work_files(top: Path) -> tuple[str, ...]:
+    """Every file of the work tree git does not ignore (tracked or not), relative to the top."""
+    return parse_path_list(
+        _git(top, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--full-name")
+    )
 
 
 def diff(top: Path, base: str, include_uncommitted: bool) -> tuple[Change, ...]:

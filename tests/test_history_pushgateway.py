@@ -1,4 +1,4 @@
-"""driftctl.pushgateway against a real Pushgateway, and a scripted server where failures are needed."""
+"""driftctl.history.pushgateway against a real Pushgateway, and scripted servers where failures are needed."""
 
 from __future__ import annotations
 
@@ -27,8 +27,7 @@ from pushgateway_server import (
     self_signed_tls,
 )
 
-from driftctl.model import PlanResult, ResourceCounts, RunReport, StackSeries, State
-from driftctl.pushgateway import (
+from driftctl.history.pushgateway import (
     PublishOutcome,
     PushError,
     PushgatewayConfigError,
@@ -40,6 +39,7 @@ from driftctl.pushgateway import (
     push,
     read_back,
 )
+from driftctl.model import PlanResult, ResourceCounts, RunReport, StackSeries, State
 
 T1, T2, T3, T4 = 1_800_000_000.0, 1_800_086_400.0, 1_800_172_800.0, 1_800_259_200.0
 HOSTILE = [
@@ -99,9 +99,8 @@ def run(
     removed: tuple[str, ...] = (),
     **overrides: Any,
 ) -> PublishOutcome:
-    return publish(
-        options(url, job, **overrides), report(results, now, mode, removed), known, version="9.9.9"
-    )
+    run = factories.report_at(results, now, took=60, mode=mode, removed=removed, known=known)
+    return publish(options(url, job, **overrides), run, version="9.9.9")
 
 
 def stored(gateway: Pushgateway, job: str, labels: Mapping[str, str] | None = None) -> dict[str, StackSeries]:
@@ -201,9 +200,10 @@ def test_the_push_is_a_single_put_of_the_whole_group(gateway: Pushgateway, job: 
     script = {"GET": [FORWARD], "PUT": [FORWARD]}
     with recording_server(script, forward_to=gateway.url) as server:
         run(server.url, job, T1, [plan(f"s{i}", State.DRIFTED) for i in range(50)])
-    assert server.methods() == ["GET", "PUT"]
-    assert server.requests[1].path == f"/metrics/job/{job}"
-    assert server.requests[1].headers["content-type"].startswith("text/plain; version=0.0.4")
+    # the read-back, the check that nobody pushed meanwhile, and one PUT
+    assert server.methods() == ["GET", "GET", "PUT"]
+    assert server.requests[2].path == f"/metrics/job/{job}"
+    assert server.requests[2].headers["content-type"].startswith("text/plain; version=0.0.4")
 
 
 # --- failures: the previous state is never overwritten by accident ---------------------------------
@@ -283,8 +283,8 @@ def test_a_push_is_retried_on_5xx_until_it_succeeds(gateway: Pushgateway, job: s
     with recording_server(script, gateway.url) as server:
         outcome = run(server.url, job, T1, [plan("a", State.DRIFTED)], attempts=3)
     assert outcome.pushed and outcome.push_attempts == 3
-    assert server.methods() == ["GET", "PUT", "PUT", "PUT"]
-    assert len({r.body for r in server.requests[1:]}) == 1  # the same body every time
+    assert server.methods() == ["GET", "GET", "PUT", "PUT", "PUT"]
+    assert len({r.body for r in server.requests[2:]}) == 1  # the same body every time
     assert stored(gateway, job)["a"].first_seen == T1
 
 
@@ -302,7 +302,7 @@ def test_other_4xx_are_not_retried(status: int) -> None:
         pytest.raises(PushError, match=f"HTTP {status}: pushed metrics are invalid x$"),
     ):
         run(server.url, "j", T1, [plan("a", State.DRIFTED)], attempts=5)
-    assert server.methods() == ["GET", "PUT"]
+    assert server.methods() == ["GET", "GET", "PUT"]
 
 
 def test_retries_stop_at_the_attempt_limit() -> None:
@@ -473,3 +473,58 @@ def test_unusable_options_are_config_errors(opts: PushOptions, expected: str) ->
     with pytest.raises(PushgatewayConfigError, match=expected) as raised:
         publish(opts, report([plan("a", State.DRIFTED)], T1), None, version="x")
     assert_no_secret(str(raised.value))
+
+
+# --- two runs on one group, and bounded sizes (issue 13, items 7 and 8) ---------------------------
+
+
+def test_a_run_that_pushed_meanwhile_is_merged_again_not_overwritten(gateway: Pushgateway, job: str) -> None:
+    # B pushes between A's read-back and A's PUT: A must see it and merge again, keeping B's stack.
+    def other() -> None:
+        run(gateway.url, job, T1 + 5, [plan("b", State.DRIFTED)])
+
+    script = {"GET": [Reply(0, forward=True, then=other), FORWARD], "PUT": [FORWARD]}
+    with recording_server(script, gateway.url) as server:
+        outcome = run(server.url, job, T1 + 10, [plan("a", State.DRIFTED)])
+    assert outcome.pushed and outcome.merges == 2
+    assert server.methods() == ["GET", "GET", "GET", "GET", "PUT"]
+    held = stored(gateway, job)
+    assert (held["a"].first_seen, held["b"].first_seen) == (T1 + 10, T1 + 5)
+
+
+def test_a_group_that_keeps_changing_is_not_pushed_over(gateway: Pushgateway, job: str) -> None:
+    pushes = iter(range(100))
+
+    def other() -> None:
+        run(gateway.url, job, T1 + next(pushes), [plan("b", State.DRIFTED)])
+
+    script = {"GET": [Reply(0, forward=True, then=other)], "PUT": [FORWARD]}
+    with (
+        recording_server(script, gateway.url) as server,
+        pytest.raises(PushError, match="during each of 3 read-back and merge rounds; not pushing"),
+    ):
+        run(server.url, job, T2, [plan("a", State.DRIFTED)])
+    assert "PUT" not in server.methods() and server.methods().count("GET") == 6
+    assert set(stored(gateway, job)) == {"b"}
+
+
+def test_a_read_back_body_over_the_limit_is_refused_unread(gateway: Pushgateway, job: str) -> None:
+    seeded(gateway, job)
+    with pytest.raises(ReadBackError, match=r"over the limit of 300 bytes.*not pushing"):
+        run(gateway.url, job, T2, [plan("a", State.DRIFTED)], max_response_bytes=300)
+    assert stored(gateway, job)["a"].first_seen == T1  # the group is untouched
+    assert run(gateway.url, job, T2, [plan("a", State.DRIFTED)]).series["a"].first_seen == T1
+
+
+def test_a_streamed_body_over_the_limit_is_not_retried() -> None:
+    huge = Reply(200, b"x" * 5000)
+    with recording_server({"GET": [huge]}) as server, pytest.raises(ReadBackError, match="over the limit"):
+        run(server.url, "j", T1, [plan("a", State.DRIFTED)], max_response_bytes=1000, attempts=3)
+    assert server.methods() == ["GET"]
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:99999", "http://u:pw@[::1/"])
+def test_a_url_python_cannot_split_is_a_config_error(url: str) -> None:
+    with pytest.raises(PushgatewayConfigError, match="Pushgateway URL") as caught:
+        run(url, "j", T1, [plan("a", State.DRIFTED)])
+    assert "pw" not in str(caught.value)
