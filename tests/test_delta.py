@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 from factories import plan_result
 
 from driftctl.history.merge import MergedState, merge
-from driftctl.model import ErrorKind, PlanError, PlanResult, ResourceChange, StackSeries, State
-from driftctl.sinks.delta import Delta, age_text, cause_groups, delta
+from driftctl.model import ErrorKind, PlanError, PlanResult, StackSeries, State
+from driftctl.sinks.delta import Delta, age_text, delta
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0
@@ -83,19 +82,3 @@ def test_age_text() -> None:
         "1d",
         "1d 2h",
     ]
-
-
-def test_cause_groups_join_stacks_with_the_same_changes_only() -> None:
-    tags = ResourceChange("aws_s3_bucket.a", "update", "aws_s3_bucket", ("tags.owner",))
-    other = ResourceChange("aws_s3_bucket.b", "update", "aws_s3_bucket", ("tags.owner",))
-    acl = ResourceChange("aws_s3_bucket.a", "update", "aws_s3_bucket", ("acl",))
-    results = [
-        replace(plan_result("x", State.DRIFTED), changes=(tags,)),
-        replace(plan_result("y", State.DRIFTED), changes=(other,)),
-        replace(plan_result("z", State.DRIFTED), changes=(acl,)),
-        plan_result("u", State.DRIFTED),  # counts only: alone, never grouped with another bare one
-        plan_result("v", State.DRIFTED),
-    ]
-    _, news = run({}, *results, now=T0)
-    groups = [[d.stack for d in g.drifts] for g in cause_groups(news.newly_drifted)]
-    assert groups == [["x", "y"], ["u"], ["v"], ["z"]]

@@ -73,10 +73,13 @@ def test_the_message_names_new_resolved_still_drifted_and_failing_stacks() -> No
     assert "commit `0123456789ab`" in text
     # the two stacks with the same change are one cause group, listed once with both names
     assert (
-        "*2 stacks with the same changes* (one cause?): "
+        "*Shared causes*\naws_s3_bucket · update · tags: 2 stacks: "
         "`live/prod/app` <https://git.example/acme/infra/issues/3|issue>, `live/stage/app`\n"
-        "• `aws_s3_bucket.logs` update: `tags.owner`"
     ) in text
+    assert (
+        "`live/prod/app` (+0 ~1 -0 ±0) <https://git.example/acme/infra/issues/3|issue>\n"
+        "• `aws_s3_bucket.logs` update: `tags.owner`" in text
+    )
     assert "`live/prod/dns` (+0 ~1 -0 ±0)\n• `aws_route53_record.www` update: `ttl`, `records`" in text
     assert "*Resolved*\n`live/prod/db` plans clean <https://i/2|issue>" in text
     assert "*Still drifted*\n`live/prod/vpc` for 3d 4h" in text

@@ -127,36 +127,3 @@ def age_text(seconds: float) -> str:
     if hours:
         return f"{hours}h"
     return f"{mins}m"
-
-
-@dataclass(frozen=True)
-class CauseGroup:
-    """Stacks whose drift looks alike: the same resource types, actions and attributes."""
-
-    signature: tuple[tuple[str, str, tuple[str, ...]], ...]
-    drifts: tuple[Drift, ...]
-
-    @property
-    def label(self) -> str:
-        parts = [
-            f"{rtype or 'resource'} {action}" + (f" ({', '.join(attrs)})" if attrs else "")
-            for rtype, action, attrs in self.signature
-        ]
-        return "; ".join(parts)
-
-
-def cause_groups(drifts: Sequence[Drift]) -> list[CauseGroup]:
-    """Groups drifted stacks by the shape of their changes; a group of one is a stack of its own.
-
-    Stacks without resource details (a plan that gave only counts) are never grouped together.
-    """
-    by_signature: dict[tuple[tuple[str, str, tuple[str, ...]], ...], list[Drift]] = {}
-    singles: list[CauseGroup] = []
-    for drift in drifts:
-        signature = tuple(sorted({(c.resource_type, c.action, c.attributes) for c in drift.changes}))
-        if not signature:
-            singles.append(CauseGroup((), (drift,)))
-            continue
-        by_signature.setdefault(signature, []).append(drift)
-    groups = [CauseGroup(sig, tuple(members)) for sig, members in by_signature.items()] + singles
-    return sorted(groups, key=lambda g: (-len(g.drifts), g.drifts[0].stack))

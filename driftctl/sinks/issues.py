@@ -18,9 +18,10 @@ from datetime import datetime, timezone
 from pathlib import PurePath
 from urllib.parse import quote, unquote
 
+from driftctl import causes
 from driftctl.model import PlanResult, ResourceChange, Stack, State, Tool
 from driftctl.sinks.ci import RunContext
-from driftctl.sinks.delta import Delta, Drift, Failure, age_text, cause_groups
+from driftctl.sinks.delta import Delta, Drift, Failure, age_text
 
 DRIFT = "drift"
 ERROR = "error"
@@ -91,7 +92,7 @@ def plan_issues(
     actions: list[IssueAction] = []
     held: list[str] = []
     budget = settings.max_open
-    groups = {d.stack: g.drifts for g in cause_groups(delta.drifted) for d in g.drifts}
+    sharing = shared_causes([d.result for d in delta.drifted])
 
     def wants_open(kind: str, stack: str, title: str, body: str, back: str) -> None:
         nonlocal budget
@@ -112,7 +113,7 @@ def plan_issues(
             actions.append(IssueAction(kind, stack, issue.number, body=body, state="open", comment=back))
 
     for drift in delta.drifted:
-        others = tuple(d.stack for d in groups.get(drift.stack, ()) if d.stack != drift.stack)
+        others = sharing.get(drift.stack, ())
         wants_open(
             DRIFT,
             drift.stack,
@@ -146,6 +147,15 @@ def plan_issues(
             actions += _close(found.get((kind, stack)), kind, stack, gone)
     links = {key: issue.url for key, issue in found.items() if issue.url}
     return IssuePlan(tuple(actions), tuple(held), links)
+
+
+def shared_causes(results: Sequence[PlanResult]) -> dict[str, tuple[str, ...]]:
+    """Per drifted stack, the other stacks that drifted with one of its causes (`causes.group`)."""
+    others: dict[str, set[str]] = {}
+    for cause in causes.group(results):
+        for stack in cause.stacks if len(cause.stacks) > 1 else ():
+            others.setdefault(stack, set()).update(s for s in cause.stacks if s != stack)
+    return {stack: tuple(sorted(names)) for stack, names in others.items()}
 
 
 def _by_stack(existing: Sequence[Issue]) -> dict[tuple[str, str], Issue]:

@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 
+from driftctl import causes
 from driftctl.sinks.ci import RunContext
-from driftctl.sinks.delta import Delta, Drift, age_text, cause_groups
+from driftctl.sinks.delta import Delta, Drift, age_text
 from driftctl.sinks.http import DEFAULT_POLICY, Client, RetryPolicy, SinkError
 
 NOTIFY_MODES = ("on-change", "always", "never")
@@ -55,7 +56,8 @@ def render(delta: Delta, context: RunContext, extras: Extras = Extras()) -> dict
     links = extras.issue_links or {}
     error_links = extras.error_links or {}
     sections: list[tuple[str, list[str]]] = [
-        ("New drift", [_group_item(drifts, links) for drifts in _grouped(delta.newly_drifted)]),
+        ("Shared causes", _shared(delta.newly_drifted, links)),
+        ("New drift", [_drift_item(drift, links) for drift in delta.newly_drifted]),
         (
             "Resolved",
             [f"`{_name(s)}` plans clean{_issue(links, s)}" for s in delta.resolved]
@@ -108,20 +110,25 @@ def _context_line(context: RunContext) -> str:
     return " · ".join(parts)
 
 
-def _grouped(drifts: Sequence[Drift]) -> list[tuple[Drift, ...]]:
-    return [group.drifts for group in cause_groups(drifts)]
+def _shared(drifts: Sequence[Drift], links: Mapping[str, str]) -> list[str]:
+    """Causes several newly drifted stacks share (`causes.group`): probably one change behind them."""
+    items = []
+    for cause in causes.group([d.result for d in drifts]):
+        if len(cause.stacks) < 2:
+            continue
+        names = ", ".join(f"`{_name(s)}`{_issue(links, s)}" for s in cause.stacks[:_STACKS_PER_GROUP])
+        more = (
+            f" and {len(cause.stacks) - _STACKS_PER_GROUP} more"
+            if len(cause.stacks) > _STACKS_PER_GROUP
+            else ""
+        )
+        items.append(f"{_escape(cause.line())}: {names}{more}")
+    return items
 
 
-def _group_item(drifts: Sequence[Drift], links: Mapping[str, str]) -> str:
-    first = drifts[0]
-    if len(drifts) == 1:
-        head = f"`{_name(first.stack)}` {_counts(first)}{_issue(links, first.stack)}"
-    else:
-        names = ", ".join(f"`{_name(d.stack)}`{_issue(links, d.stack)}" for d in drifts[:_STACKS_PER_GROUP])
-        more = f" and {len(drifts) - _STACKS_PER_GROUP} more" if len(drifts) > _STACKS_PER_GROUP else ""
-        head = f"*{len(drifts)} stacks with the same changes* (one cause?): {names}{more}"
-    lines = [head]
-    changes = first.changes
+def _drift_item(drift: Drift, links: Mapping[str, str]) -> str:
+    lines = [f"`{_name(drift.stack)}` {_counts(drift)}{_issue(links, drift.stack)}"]
+    changes = drift.changes
     for change in changes[:_RESOURCES_PER_STACK]:
         attributes = ", ".join(f"`{_escape(a)}`" for a in change.attributes)
         ignored = f" _(ignored: {_escape(change.ignored_by)})_" if change.ignored_by else ""
