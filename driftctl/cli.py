@@ -22,6 +22,7 @@ from driftctl.history import store
 from driftctl.model import ExitCode, Selection, Stack
 from driftctl.names import printable
 from driftctl.selection import explain_lines
+from driftctl.sinks import notify
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -109,6 +110,35 @@ def pushgateway_options(command: F) -> F:
             "--dry-run-push", is_flag=True, default=None, help="Print the metrics instead of pushing."
         ),
         click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def notify_options(command: F) -> F:
+    """Slack, the forge's issues and the pull request's comment (the token: DRIFTCTL_ISSUE_TOKEN only)."""
+    decorators = [
+        click.option("--notify", type=click.Choice(["on-change", "always", "never"]), help="[on-change]"),
+        click.option(
+            "--slack-webhook", "slack_webhook_url", help="Slack webhook (DRIFTCTL_SLACK_WEBHOOK_URL)."
+        ),
+        click.option(
+            "--issue-tracker", type=click.Choice(["github", "gitea"]), help="File one issue per drift."
+        ),
+        click.option("--issue-repo", help="OWNER/NAME.  [default: the CI's repository]"),
+        click.option("--issue-api-url", help="GitHub Enterprise, Gitea, Forgejo (https://HOST/api/v1)."),
+        click.option("--issue-label", help="Label of drift issues.  [default: drift]"),
+        click.option("--issue-error-label", help="Label of failing-plan issues.  [default: drift-error]"),
+        click.option("--issue-errors-after", type=int, help="Failed runs in a row before an issue.  [3]"),
+        click.option("--max-open-issues", type=int, help="Issues one run may open.  [no limit]"),
+        click.option(
+            "--comment-on-pr", is_flag=True, default=None, help="--changed in a PR: comment the report."
+        ),
+        click.option(
+            "--notify-failures-ok", is_flag=True, default=None, help="A failing sink does not fail the run."
+        ),
+        click.option("--notify-timeout", help="Per Slack/forge request, retries included.  [default: 60s]"),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -250,6 +280,7 @@ def _stack_row(stack: Stack) -> dict[str, object]:
 @click.option("--push", is_flag=True, default=None, help="Push metrics to the Pushgateway.")
 @pushgateway_options
 @history_options
+@notify_options
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 def plan(
@@ -288,6 +319,7 @@ def plan(
 @result_options
 @pushgateway_options
 @history_options
+@notify_options
 @click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def publish(ctx: click.Context, /, reports: tuple[Path, ...], allow_partial: bool, **_: object) -> None:
@@ -301,6 +333,7 @@ def publish(ctx: click.Context, /, reports: tuple[Path, ...], allow_partial: boo
     outcome = pipeline.publish_reports(cfg, reports, allow_partial)
     _print_result(outcome, cfg.format, cfg.detail)
     _print_publish(outcome)
+    _print_notified(_Stderr(), outcome.notified, cfg.notify_failures_ok)
     ctx.exit(int(outcome.exit_code))
 
 
@@ -475,7 +508,31 @@ def run_plan(
     if outcome.report_path is not None:
         err.say(f"report written to {outcome.report_path}")
     _print_publish(outcome, err)
+    _print_notified(err, outcome.notified, cfg.notify_failures_ok)
     return outcome
+
+
+def _print_notified(err: _Stderr, notified: notify.NotifyOutcome | None, failures_ok: bool) -> None:
+    if notified is None:
+        return
+    if failures_ok:  # otherwise they are among the run's errors, printed above
+        for error in notified.errors:
+            err.say("driftctl (--notify-failures-ok): ", "yellow", error)
+    done = []
+    if notified.slack_sent:
+        done.append("Slack message sent")
+    if notified.issues is not None:
+        verbs = [a.state or ("opened" if a.number is None else "updated") for a in notified.issues.actions]
+        counts = ", ".join(f"{verbs.count(v)} {_VERB.get(v, v)}" for v in sorted(set(verbs))) or "unchanged"
+        held = len(notified.issues.held_back)
+        done.append(f"issues {counts}" + (f", {held} held back by --max-open-issues" if held else ""))
+    if notified.pr_comment:
+        done.append(f"report commented on the pull request: {notified.pr_comment}")
+    if done:
+        err.say("; ".join(done))
+
+
+_VERB = {"open": "reopened", "closed": "closed"}
 
 
 def _print_publish(outcome: pipeline.Outcome, err: _Stderr | None = None) -> None:

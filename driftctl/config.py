@@ -19,6 +19,8 @@ import yaml
 
 from driftctl import discover, ignore, shard
 from driftctl.model import FailOn, Shard, Tool
+from driftctl.sinks.forge import TRACKERS
+from driftctl.sinks.slack import NOTIFY_MODES
 
 CONFIG_FILE = ".driftctl.yaml"
 ENV_PREFIX = "DRIFTCTL_"
@@ -77,6 +79,19 @@ class Config:
     alert_many_stacks: int = 10
     alert_erroring_runs: int = 3
     alert_runbook_url: str | None = None
+    # notifications: Slack, the forge's issues, the pull request's comment
+    notify: str = "on-change"
+    slack_webhook_url: str | None = field(default=None, repr=False)  # a secret: flag or environment
+    issue_tracker: str | None = None
+    issue_repo: str | None = None
+    issue_api_url: str | None = None
+    issue_label: str = "drift"
+    issue_error_label: str = "drift-error"
+    issue_errors_after: int = 3
+    max_open_issues: int | None = None
+    comment_on_pr: bool = False
+    notify_failures_ok: bool = False
+    notify_timeout: float = 60.0  # per request to Slack or the forge, retries included
 
 
 # ---- value parsers: each returns the typed value or raises ValueError with the reason ----
@@ -213,6 +228,20 @@ def _choice(enum_type: type[FailOn]) -> Callable[[object], Any]:
     return parse
 
 
+def _one_of(*choices: str) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return parse
+
+
+def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    return lambda value: None if value is None else parse(value)
+
+
 def _tool(value: object) -> Tool | None:
     """A tool, or None for `auto`."""
     if str(value).strip().lower() == AUTO:
@@ -280,12 +309,31 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "alert_many_stacks": _int_at_least(1),
     "alert_erroring_runs": _int_at_least(1),
     "alert_runbook_url": _optional_text,
+    "notify": _one_of(*NOTIFY_MODES),
+    "slack_webhook_url": _optional_text,
+    "issue_tracker": _optional(_one_of(*TRACKERS)),
+    "issue_repo": _optional_text,
+    "issue_api_url": _optional_text,
+    "issue_label": _text,
+    "issue_error_label": _text,
+    "issue_errors_after": _int_at_least(1),
+    "max_open_issues": _optional(_int_at_least(0)),
+    "comment_on_pr": _bool,
+    "notify_failures_ok": _bool,
+    "notify_timeout": parse_duration,
 }
 assert set(_PARSERS) == {f.name for f in dataclasses.fields(Config)}, "every option needs a parser"
 OPTION_KEYS = frozenset(_PARSERS)
 
 # credentials are read from the environment only, so they never sit in a config file or a process list
-SECRET_ENV = ("DRIFTCTL_PUSHGATEWAY_USERNAME", "DRIFTCTL_PUSHGATEWAY_PASSWORD", "DRIFTCTL_PUSHGATEWAY_TOKEN")
+SECRET_ENV = (
+    "DRIFTCTL_PUSHGATEWAY_USERNAME",
+    "DRIFTCTL_PUSHGATEWAY_PASSWORD",
+    "DRIFTCTL_PUSHGATEWAY_TOKEN",
+    "DRIFTCTL_ISSUE_TOKEN",
+)
+# options that are credentials: never read from a file that is committed to the repository
+SECRET_KEYS = frozenset({"slack_webhook_url"})
 
 
 def load(
@@ -360,6 +408,8 @@ def _from_file(path: Path) -> dict[str, Any]:
         name = key.replace("-", "_")
         if name not in _PARSERS or name == "root":
             raise ConfigError(f"{where}: {key}: unknown option")
+        if name in SECRET_KEYS:
+            raise ConfigError(f"{where}: {key}: a secret; give it as {ENV_PREFIX}{name.upper()} instead")
         if name == "ignore":
             values[name] = _ignore_section(path, where, value_node)
             continue

@@ -15,7 +15,7 @@ from pathlib import Path
 from driftctl import __version__, alerts, combine, discover, ignore, names, report, schedule, shard, stackgen
 from driftctl.config import Config
 from driftctl.history import pushgateway, query
-from driftctl.history.merge import MergedState
+from driftctl.history.merge import MergedState, merge_run
 from driftctl.history.record import Stores, open_history, open_stores, record
 from driftctl.history.sql import RunRow, SqlStore
 from driftctl.history.store import StoreConfigError, StoreError
@@ -23,6 +23,10 @@ from driftctl.model import ExitCode, FailOn, PlanResult, RunReport, Selection, S
 from driftctl.runner import Observer, RunnerOptions, run_plans
 from driftctl.selection import git
 from driftctl.selection import select_changed as select_by_change
+from driftctl.sinks import ci, notify
+from driftctl.sinks.forge import IssueLabels
+from driftctl.sinks.http import RetryPolicy
+from driftctl.sinks.issues import IssueSettings
 
 
 class UsageError(Exception):
@@ -45,6 +49,7 @@ class Outcome:
     history: str | None = None  # the history store the run was recorded in
     notes: tuple[str, ...] = ()  # warnings that changed nothing
     warnings: tuple[str, ...] = ()  # expired ignore rules
+    notified: notify.NotifyOutcome | None = None
 
 
 def all_stacks(config: Config) -> list[Stack]:
@@ -197,6 +202,50 @@ def check_report_path(config: Config) -> None:
         raise UsageError(f"{config.report}: not a writable file path")
 
 
+def notify_options(config: Config, environ: Mapping[str, str]) -> notify.NotifyOptions:
+    """Slack, issues and the pull request's comment as configured; what cannot work is a usage error."""
+    context = ci.from_environ(environ)
+    issues = config.issue_tracker is not None
+    forge = None
+    try:
+        if issues or config.comment_on_pr:
+            needed_by = "--issue-tracker" if issues else "--comment-on-pr"
+            forge = notify.forge_settings(
+                config.issue_tracker, config.issue_repo, config.issue_api_url, environ, context, needed_by
+            )
+    except notify.NotifyConfigError as error:
+        raise UsageError(str(error)) from None
+    webhook = config.slack_webhook_url
+    if webhook is not None and not webhook.startswith(("https://", "http://")):
+        raise UsageError("--slack-webhook / DRIFTCTL_SLACK_WEBHOOK_URL: not an http(s) URL")
+    return notify.NotifyOptions(
+        mode=config.notify,
+        slack_webhook=webhook if config.notify != "never" else None,
+        issues=issues,
+        comment_on_pr=config.comment_on_pr,
+        forge=forge,
+        issue_settings=IssueSettings(config.issue_errors_after, config.max_open_issues),
+        labels=IssueLabels(config.issue_label, config.issue_error_label),
+        policy=RetryPolicy(
+            budget_seconds=config.notify_timeout, timeout_seconds=min(config.notify_timeout, 10)
+        ),
+    )
+
+
+def tell(
+    options: notify.NotifyOptions | None,
+    run: RunReport,
+    merged: MergedState | None,
+    environ: Mapping[str, str],
+) -> notify.NotifyOutcome | None:
+    """The notification sinks, reading the merged state; when the authoritative store failed, this run
+    alone (every drift looks new to Slack then; the issues keep their own memory)."""
+    if options is None or not options.active:
+        return None
+    merged = merged if merged is not None else merge_run({}, run)
+    return notify.notify(options, run, merged, ci.from_environ(environ))
+
+
 def preflight(config: Config, environ: Mapping[str, str] | None = None) -> tuple[str, Stores]:
     """Everything that can be checked before a plan runs: the tool, the report path, the stores."""
     check_report_path(config)
@@ -205,9 +254,12 @@ def preflight(config: Config, environ: Mapping[str, str] | None = None) -> tuple
 
 
 def stores_for(config: Config, environ: Mapping[str, str] | None = None) -> Stores:
-    """The run's stores, opened and checked: bad settings are usage errors, unreachable stores operational."""
+    """The run's stores and notification settings, checked: bad settings are usage errors, unreachable
+    stores operational."""
+    environ = os.environ if environ is None else environ
+    notify_options(config, environ)
     try:
-        return open_stores(config, os.environ if environ is None else environ, __version__)
+        return open_stores(config, environ, __version__)
     except StoreConfigError as error:
         raise UsageError(str(error)) from None
     except StoreError as error:
@@ -230,10 +282,12 @@ def plan(
     the history, so a failed store never loses the run's results.
     """
     binary, stores = checked if checked is not None else preflight(config, environ)
+    environ = os.environ if environ is None else environ
     if selection.shard is not None:
-        # `publish` records the whole run once; a shard recording its durations would change the
-        # partition of every shard that reads the history after it (a shared PostgreSQL history)
+        # `publish` records and tells the whole run once; a shard recording its durations would change
+        # the partition of every shard that reads the history after it (a shared PostgreSQL history)
         stores = replace(stores, history=None)
+    notifying = None if selection.shard is not None else notify_options(config, environ)
     selection = names.printable_selection(selection)  # ids go to logs, JSON and metric labels
     started = datetime.now(timezone.utc)
     order = schedule.longest_first(selection.stacks, stores.durations())
@@ -252,7 +306,7 @@ def plan(
         shard=selection.shard,
         commit=git.head(config.root),
     )
-    return _conclude(config, run, stores, results.warnings)
+    return _conclude(config, run, stores, notifying, environ, results.warnings)
 
 
 def publish_reports(
@@ -270,14 +324,27 @@ def publish_reports(
         raise UsageError(str(error)) from None
     # the history is kept per repository root: the one the shards planned, wherever publish runs
     stores = stores_for(replace(config, push=True, root=run.root), environ)
-    return _conclude(config, run, stores)
+    environ = os.environ if environ is None else environ
+    return _conclude(config, run, stores, notify_options(config, environ), environ)
 
 
-def _conclude(config: Config, run: RunReport, stores: Stores, warnings: tuple[str, ...] = ()) -> Outcome:
-    """The report is written first, so a failed store never loses the run's results; then one record."""
+def _conclude(
+    config: Config,
+    run: RunReport,
+    stores: Stores,
+    notifying: notify.NotifyOptions | None,
+    environ: Mapping[str, str],
+    warnings: tuple[str, ...] = (),
+) -> Outcome:
+    """The report is written first, so a failed store never loses the run's results; then one record,
+    then the notifications, which read what the record merged."""
     report_error = write_report(config.report, run)
     recorded = record(config, run, stores)
     errors = (report_error, *recorded.errors) if report_error else recorded.errors
+    # after the report, the push and the history: a failing Slack or tracker cannot lose any of them
+    notified = tell(notifying, run, recorded.merged, environ)
+    if notified is not None and not config.notify_failures_ok:
+        errors = (*errors, *notified.errors)
     return Outcome(
         report=run,
         exit_code=ExitCode.ERROR if errors else exit_code(run, config.fail_on),
@@ -288,6 +355,7 @@ def _conclude(config: Config, run: RunReport, stores: Stores, warnings: tuple[st
         history=recorded.history,
         notes=recorded.notes,
         warnings=warnings,
+        notified=notified,
     )
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 _SECRET_ENV_NAME = re.compile(
-    r"TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL|(?:^|_)AUTH(?:_|$)",
+    r"TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL|WEBHOOK|(?:^|_)AUTH(?:_|$)",
     re.IGNORECASE,
 )
 _MIN_SECRET_LENGTH = 6
@@ -26,6 +26,7 @@ _PATTERNS = (
     re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}\b"),  # GitHub fine-grained tokens
     re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"),  # GitLab tokens
     re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),  # Slack tokens
+    re.compile(r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9/]+"),  # Slack incoming webhooks
     re.compile(r"(?<=Bearer )[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE),
     re.compile(
         r"((?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\"']?\s*[:=]\s*)"

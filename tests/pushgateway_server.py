@@ -253,13 +253,20 @@ def recording_server(
     script: Mapping[str, Sequence[Reply]], forward_to: str | None = None
 ) -> Iterator[RecordingServer]:
     server = RecordingServer(script=script, forward_to=forward_to)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
+    with loopback_http(_handler(server)) as url:
+        server.url = url
+        yield server
+
+
+@contextmanager
+def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on a free 127.0.0.1 port, in a thread, for the block; yields its URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
-    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield server
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()

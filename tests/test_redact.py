@@ -180,6 +180,7 @@ SECRET_ENV = {
     "VAULT_AUTH": "vault-auth-123",
     "DOCKER_PASSWD": "pa55wd-123",
     "GOOGLE_CREDENTIALS": "creds-blob-0001",
+    "DRIFTCTL_SLACK_WEBHOOK_URL": "https://chat.example/hooks/abc123",
     "HOME": "/home/runner",
     "TF_VAR_region": "eu-west-1-region",
 }
@@ -193,6 +194,11 @@ def test_secret_env_values_are_masked(name: str) -> None:
 
     assert value not in result
     assert result == f"Error: invalid value {MASK} for argument; was {MASK}!"
+
+
+def test_slack_webhook_urls_are_masked() -> None:
+    line = "POST https://hooks.slack.com/services/T0001/B0002/xYz123 failed"
+    assert redact(line) == "POST https://hooks.slack.com/services/*** failed"
 
 
 def test_non_secret_env_values_are_kept() -> None:

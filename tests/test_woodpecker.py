@@ -203,6 +203,8 @@ def test_changed_stacks_compares_with_the_right_base_and_never_pushes() -> None:
     assert "--changed" in args and _option(args, "--base")
     assert "--push" not in args
     assert _option(args, "--fail-on") == "error"
+    assert "--comment-on-pr" in args  # posts only in a pull request's pipeline (driftctl checks)
+    assert step["environment"]["DRIFTCTL_ISSUE_TOKEN"] == {"from_secret": "driftctl_issue_token"}
     script = _commands(step)
     for variable in ("CI_COMMIT_TARGET_BRANCH", "CI_PREV_COMMIT_SHA", "CI_PIPELINE_EVENT"):
         assert "$" + variable in script
