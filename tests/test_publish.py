@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import NULL_STACK, applied_stack, driftctl, write_stack
+from fake_api import serving
+from fake_slack import FakeSlack
 from pushgateway_server import (
     FORWARD,
     NO_PUSHGATEWAY,
@@ -38,6 +40,12 @@ def gateway() -> Iterator[Pushgateway]:
 
 
 @pytest.fixture(scope="module")
+def slack() -> Iterator[FakeSlack]:
+    with serving(FakeSlack()) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
 def env(terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     # module-scoped, so made before the per-test state home: default history stores stay in tmp
     environ = {**os.environ, **terraform_env, "XDG_STATE_HOME": str(tmp_path_factory.mktemp("state"))}
@@ -46,7 +54,7 @@ def env(terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="module")
-def shards(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def shards(env: dict[str, str], slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Seven Terraform stacks committed to git (one drifted, one broken, five clean), planned in 3 shards."""
     root = tmp_path_factory.mktemp("publish") / "live"
     for name in ("net", "dns", "app", "db", "cache"):
@@ -62,10 +70,11 @@ def shards(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> lis
     for index in (1, 2, 3):
         report = root.parent / f"shard-{index}.json"
         args = ["plan", "--all", "--tool", "terraform", "--root", str(root), "--shard", f"{index}/3"]
-        args += ["--history", history]
+        args += ["--history", history, "--slack-webhook", slack.webhook, "--notify", "always"]
         done = driftctl(*args, "--report", str(report), "--fail-on", "never", env=env)
         assert done.returncode == 0, done.stderr
         reports.append(report)
+    assert slack.messages == []  # publish tells the whole run once; a shard tells nothing
     return reports
 
 
@@ -79,7 +88,7 @@ def seed(url: str, job: str) -> None:
 
 
 def test_publish_merges_three_shard_runs_into_one_group(
-    gateway: Pushgateway, shards: list[Path], env: dict[str, str], tmp_path: Path
+    gateway: Pushgateway, shards: list[Path], env: dict[str, str], slack: FakeSlack, tmp_path: Path
 ) -> None:
     reports = shards
     documents = [json.loads(r.read_text()) for r in reports]
@@ -98,12 +107,17 @@ def test_publish_merges_three_shard_runs_into_one_group(
             JOB,
             "--history",
             history,
+            "--slack-webhook",
+            slack.webhook,
+            "--notify",
+            "always",
         ]
         done = driftctl(*args, "--format", "json", "--report", str(tmp_path / "merged.json"), env=env)
     assert server.methods() == ["GET", "GET", "PUT"]  # one read-back, its re-check right before, one PUT
     assert done.returncode == 1, done.stderr  # dev/broken errored
     assert "pushed 7 stacks in one batch (1 drifted, 1 errored, 5 clean)" in done.stderr
     assert f"run recorded in {tmp_path / 'history.db'}" in done.stderr
+    assert len(slack.messages) == 1 and "Slack message sent" in done.stderr  # one message for the run
     merged = json.loads(done.stdout)
     total = {k: merged["summary"][k] for k in ("total", "clean", "drifted", "errored")}
     assert total == {"total": 7, "clean": 5, "drifted": 1, "errored": 1}
