@@ -41,6 +41,13 @@ Exit codes:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _decorated(command: F, decorators: Sequence[Callable[[Any], Any]]) -> F:
+    """`command` with a group of options, listed in `--help` in the order given."""
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
 def selection_options(command: F) -> F:
     """Options shared by `stacks` and `plan`: where stacks are and which are chosen."""
     decorators = [
@@ -59,9 +66,7 @@ def selection_options(command: F) -> F:
         click.option("--exclude", multiple=True, help="Skip stacks whose id matches this glob."),
         click.option("--shard", help="I/N: only part I of N of the chosen stacks (a CI matrix's worker)."),
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+    return _decorated(command, decorators)
 
 
 def changed_options(command: F) -> F:
@@ -75,9 +80,7 @@ def changed_options(command: F) -> F:
             "--include-uncommitted", is_flag=True, default=None, help="Count working-tree and staged changes."
         ),
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+    return _decorated(command, decorators)
 
 
 def result_options(command: F) -> F:
@@ -87,9 +90,7 @@ def result_options(command: F) -> F:
         click.option("--format", type=click.Choice(["table", "json", "markdown"]), help="[default: table]"),
         click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here."),
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+    return _decorated(command, decorators)
 
 
 def pushgateway_options(command: F) -> F:
@@ -111,9 +112,7 @@ def pushgateway_options(command: F) -> F:
         ),
         click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle for the Pushgateway."),
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+    return _decorated(command, decorators)
 
 
 def notify_options(command: F) -> F:
@@ -140,9 +139,7 @@ def notify_options(command: F) -> F:
         ),
         click.option("--notify-timeout", help="Per Slack/forge request, retries included.  [default: 60s]"),
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+    return _decorated(command, decorators)
 
 
 def history_options(command: F) -> F:
@@ -156,9 +153,7 @@ def history_options(command: F) -> F:
         ),
         click.option("--history-retention", help="Keep recorded runs this long.  [default: 400d]"),
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+    return _decorated(command, decorators)
 
 
 def _given(ctx: click.Context) -> dict[str, object]:
